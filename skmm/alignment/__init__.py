@@ -1,0 +1,2 @@
+"""skmm.alignment."""
+__all__ = []

@@ -1,0 +1,471 @@
+"""MultimodalEncoder: a raw multimodal table -> named modality blocks."""
+
+import numbers
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import TransformerMixin, clone
+from sklearn.utils import Bunch
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import check_is_fitted
+
+from skmm.exceptions import InvalidSampleError
+from skmm.utils._contract import (
+    as_table,
+    get_column,
+    missing_mask,
+    table_columns,
+)
+
+__all__ = ["MultimodalEncoder"]
+
+
+class MultimodalEncoder(TransformerMixin, _BaseComposition):
+    """Encode a raw multimodal table into named modality blocks.
+
+    Each entry of ``encoders`` maps one column of the table (one modality) to an
+    encoder, like :class:`~sklearn.compose.ColumnTransformer`. The output is one
+    2-D float32 matrix whose columns are named ``"{modality}__{feature}"``; a
+    sample whose modality is missing (a ``None``/NaN cell) gets NaN across that
+    modality's block. Missing cells are handled here, once, for every encoder: an
+    encoder only ever sees the present cells, so any sklearn transformer (e.g.
+    :class:`~sklearn.feature_extraction.text.TfidfVectorizer`) works with
+    missing modalities.
+
+    Parameters
+    ----------
+    encoders : list of (str, transformer, column) tuples
+        ``name`` is the modality name (unique, no ``"__"``); ``transformer`` is
+        any sklearn transformer, ``"passthrough"`` (numeric columns used as they
+        are) or ``"drop"``; ``column`` is a column name or position (a 1-D raw
+        column is passed, missing cells filtered out) or a list of them (a 2-D
+        sub-table is passed unchanged; the encoder handles its gaps).
+    n_jobs : int, default=None
+        Number of encoders fitted and applied in parallel (joblib).
+    verbose : bool, default=False
+        Print the time each encoder takes.
+
+    Attributes
+    ----------
+    encoders_ : list of (str, transformer, column) tuples
+        The fitted encoders (``"drop"`` entries kept as is).
+    named_encoders_ : Bunch
+        Fitted encoders by modality name.
+    modalities_ : dict of str to ndarray of int
+        Output column positions of each modality block.
+    feature_names_out_ : ndarray of str
+        ``"{modality}__{feature}"`` names of the output columns.
+    n_features_in_ : int
+        Number of columns of the table seen in fit.
+    feature_names_in_ : ndarray of str
+        Column names of the table seen in fit (DataFrame or dict input).
+    missing_rate_ : dict of str to float
+        Fraction of missing cells per modality in the training table.
+
+    See Also
+    --------
+    sklearn.compose.ColumnTransformer : The column dispatch this follows.
+    skmm.utils.resolve_modalities : How downstream estimators find the blocks.
+
+    Notes
+    -----
+    The output is a pandas DataFrame by default, because its column names carry
+    the modality layout to the next step of a pipeline (fusion networks and
+    ensembles read it from there). ``set_output(transform="pandas")`` gives the
+    same; ``set_output(transform="polars")`` a polars frame. Call ``.to_numpy()``
+    for a bare array, and pass ``modalities=`` to downstream estimators then.
+
+    Sparse encoder outputs (e.g. TF-IDF) are densified.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from skmm.compose import MultimodalEncoder
+    >>> X = pd.DataFrame({"text": ["a red cat", None, "a blue dog"],
+    ...                   "size": [1.0, 2.0, 3.0]})
+    >>> enc = MultimodalEncoder([("text", TfidfVectorizer(), "text"),
+    ...                          ("size", "passthrough", "size")])
+    >>> Xt = enc.fit_transform(X)
+    >>> list(Xt.columns)
+    ['text__blue', 'text__cat', 'text__dog', 'text__red', 'size__size']
+    >>> Xt.loc[1].isna().tolist()
+    [True, True, True, True, False]
+    >>> {name: cols.tolist() for name, cols in enc.modalities_.items()}
+    {'text': [0, 1, 2, 3], 'size': [4]}
+    """
+
+    def __init__(self, encoders, *, n_jobs=None, verbose=False):
+        self.encoders = encoders
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # -- parameters ----------------------------------------------------------
+    @property
+    def _encoders(self):
+        try:
+            return [(name, enc) for name, enc, _ in self.encoders]
+        except (TypeError, ValueError):
+            return self.encoders
+
+    @_encoders.setter
+    def _encoders(self, value):
+        try:
+            self.encoders = [
+                (name, enc, col)
+                for (name, enc), (_, _, col) in zip(value, self.encoders)
+            ]
+        except (TypeError, ValueError):
+            self.encoders = value
+
+    def get_params(self, deep=True):
+        """Get parameters, including ``{modality}__{param}`` of the encoders.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Include the encoders' parameters.
+
+        Returns
+        -------
+        params : dict
+        """
+        return self._get_params("_encoders", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including ``{modality}__{param}`` of the encoders.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : MultimodalEncoder
+        """
+        self._set_params("_encoders", **params)
+        return self
+
+    def _validate_encoders(self):
+        if not isinstance(self.encoders, (list, tuple)) or not self.encoders:
+            raise ValueError(
+                "encoders must be a non-empty list of (name, encoder, column) "
+                f"tuples; got {self.encoders!r}."
+            )
+        for entry in self.encoders:
+            if not isinstance(entry, tuple) or len(entry) != 3:
+                raise ValueError(
+                    "Each entry of encoders must be a (name, encoder, column) "
+                    f"tuple; got {entry!r}."
+                )
+        names = [name for name, _, _ in self.encoders]
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise ValueError(
+                    f"Modality names must be non-empty strings; got {name!r}."
+                )
+        self._validate_names(names)
+        for name, enc, _ in self.encoders:
+            if isinstance(enc, str):
+                if enc not in ("passthrough", "drop"):
+                    raise ValueError(
+                        f"Encoder of modality {name!r} must be a transformer, "
+                        f"'passthrough' or 'drop'; got {enc!r}."
+                    )
+            elif isinstance(enc, type):
+                raise TypeError(
+                    f"Encoder of modality {name!r} is a class ({enc.__name__}); "
+                    f"pass an instance ({enc.__name__}())."
+                )
+            elif not (hasattr(enc, "fit") and hasattr(enc, "transform")):
+                raise TypeError(
+                    f"Encoder of modality {name!r} must implement fit and transform; "
+                    f"got {type(enc).__name__}."
+                )
+
+    # -- fitting ---------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fit every encoder on its column.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of sequences or 2-D array
+            The raw multimodal table.
+        y : array-like of shape (n_samples,), default=None
+            Passed to the encoders (restricted to the samples they see).
+
+        Returns
+        -------
+        self : MultimodalEncoder
+        """
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit every encoder and encode the table.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of sequences or 2-D array
+            The raw multimodal table.
+        y : array-like of shape (n_samples,), default=None
+            Passed to the encoders (restricted to the samples they see).
+
+        Returns
+        -------
+        Xt : DataFrame of shape (n_samples, n_features_out)
+            float32 columns ``"{modality}__{feature}"``.
+        """
+        self._validate_encoders()
+        table = as_table(X)
+        self._record_input(table)
+        if y is not None and len(y) != table.shape[0]:
+            raise ValueError(
+                f"X has {table.shape[0]} samples but y has {len(y)}; they must match."
+            )
+        active = [(n, e, c) for n, e, c in self.encoders if not _is_drop(e)]
+        if not active:
+            raise ValueError("Every encoder is 'drop'; there is nothing to encode.")
+        results = self._run(
+            _fit_transform_one,
+            [(name, enc, col, table, y) for name, enc, col in active],
+        )
+        fitted = iter(results)
+        self.encoders_ = []
+        blocks, names, self.missing_rate_ = [], [], {}
+        for name, enc, col in self.encoders:
+            if _is_drop(enc):
+                self.encoders_.append((name, enc, col))
+                continue
+            fitted_enc, block, features, rate = next(fitted)
+            self.encoders_.append((name, fitted_enc, col))
+            blocks.append(block)
+            names.extend(f"{name}__{f}" for f in features)
+            self.missing_rate_[name] = rate
+        self.named_encoders_ = Bunch(**{n: e for n, e, _ in self.encoders_})
+        self.feature_names_out_ = np.asarray(names, dtype=object)
+        self.modalities_ = {}
+        start = 0
+        for (name, enc, _), block in zip(
+            [e for e in self.encoders_ if not _is_drop(e[1])], blocks
+        ):
+            self.modalities_[name] = np.arange(start, start + block.shape[1])
+            start += block.shape[1]
+        return self._output(blocks, X)
+
+    def transform(self, X):
+        """Encode a raw multimodal table.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of sequences or 2-D array
+            The raw multimodal table, with the columns seen in fit.
+
+        Returns
+        -------
+        Xt : DataFrame of shape (n_samples, n_features_out)
+            float32 columns ``"{modality}__{feature}"``; NaN blocks where a
+            modality is missing.
+        """
+        check_is_fitted(self)
+        table = as_table(X)
+        self._check_input(table)
+        active = [(n, e, c) for n, e, c in self.encoders_ if not _is_drop(e)]
+        blocks = self._run(
+            _transform_one, [(name, enc, col, table) for name, enc, col in active]
+        )
+        for (name, _, _), block in zip(active, blocks):
+            expected = self.modalities_[name].size
+            if block.shape[1] != expected:
+                raise ValueError(
+                    f"Encoder of modality {name!r} returned {block.shape[1]} features "
+                    f"at transform, {expected} at fit."
+                )
+        return self._output(blocks, X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names, ``"{modality}__{feature}"``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        return self.feature_names_out_.copy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.input_tags.dict = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # -- internals -------------------------------------------------------------
+    def _record_input(self, table):
+        columns = table_columns(table)
+        self.n_features_in_ = len(columns)
+        if isinstance(table, pd.DataFrame) and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_input(self, table):
+        columns = table_columns(table)
+        if hasattr(self, "feature_names_in_"):
+            if not isinstance(table, pd.DataFrame):
+                names = [c for _, e, c in self.encoders_ if not _is_drop(e)]
+                if any(isinstance(c, str) for c in _flat(names)):
+                    raise ValueError(
+                        "MultimodalEncoder was fitted on a table with column names; "
+                        "transform needs a DataFrame or dict with the same columns."
+                    )
+        elif len(columns) != self.n_features_in_:
+            raise ValueError(
+                f"X has {len(columns)} columns, but MultimodalEncoder was fitted on "
+                f"{self.n_features_in_}."
+            )
+
+    def _run(self, func, jobs):
+        verbose = self.verbose
+        if self.n_jobs in (None, 1) or len(jobs) < 2:
+            return [func(*job, verbose=verbose) for job in jobs]
+        return Parallel(n_jobs=self.n_jobs)(
+            delayed(func)(*job, verbose=verbose) for job in jobs
+        )
+
+    def _output(self, blocks, X):
+        data = np.hstack(blocks) if blocks else np.empty((0, 0), dtype=np.float32)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(
+            data, columns=self.feature_names_out_, index=index, copy=False
+        )
+
+
+def _is_drop(enc):
+    return isinstance(enc, str) and enc == "drop"
+
+
+def _flat(columns):
+    for col in columns:
+        if isinstance(col, (list, tuple)):
+            yield from col
+        else:
+            yield col
+
+
+def _is_scalar_key(col):
+    return isinstance(col, (str, numbers.Integral))
+
+
+def _as_block(Xt, name, n_rows):
+    if sp.issparse(Xt):
+        Xt = Xt.toarray()
+    elif isinstance(Xt, pd.DataFrame | pd.Series):
+        Xt = Xt.to_numpy()
+    elif hasattr(Xt, "to_numpy"):  # polars
+        Xt = Xt.to_numpy()
+    Xt = np.asarray(Xt)
+    if Xt.ndim == 1:
+        Xt = Xt.reshape(-1, 1)
+    if Xt.ndim != 2 or Xt.shape[0] != n_rows:
+        raise ValueError(
+            f"Encoder of modality {name!r} must return a 2-D array with one row per "
+            f"sample ({n_rows}); got shape {Xt.shape}. Loaders that return images "
+            "or waveforms must be followed by an encoder producing features."
+        )
+    try:
+        return Xt.astype(np.float32, copy=False)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Encoder of modality {name!r} returned non-numeric values "
+            f"(dtype {Xt.dtype}); its output must be a float matrix."
+        ) from None
+
+
+def _passthrough(values, name, indices):
+    out = np.empty(len(values), dtype=np.float32)
+    for k, (value, i) in enumerate(zip(values, indices)):
+        try:
+            out[k] = float(value)
+        except (TypeError, ValueError):
+            raise InvalidSampleError(
+                f"'passthrough' needs numeric cells, got {value!r}",
+                index=int(i),
+                column=name,
+            ) from None
+    return out
+
+
+def _feature_names(enc, name, col, width):
+    if isinstance(enc, str):  # passthrough
+        if _is_scalar_key(col):
+            return [str(col)]
+        return [str(c) for c in col]
+    if hasattr(enc, "get_feature_names_out"):
+        try:
+            names = enc.get_feature_names_out()
+        except Exception:  # some transformers need input_features for raw columns
+            names = None
+        if names is not None and len(names) == width:
+            return [str(n) for n in names]
+    return [f"f{j}" for j in range(width)]
+
+
+def _encode(name, enc, col, table, y, fit, verbose):
+    start = time.perf_counter()
+    n = table.shape[0]
+    data = get_column(table, col)
+    if _is_scalar_key(col):
+        mask = missing_mask(data)
+        present = np.flatnonzero(~mask)
+        rate = float(mask.mean())
+        if present.size == 0:
+            raise ValueError(
+                f"Modality {name!r} (column {col!r}) is missing for every sample; "
+                + ("nothing to fit on." if fit else "nothing to encode.")
+            )
+        cells = [data[i] for i in present]
+        if isinstance(enc, str):
+            Xt = _passthrough(cells, name, present)
+        else:
+            if fit:
+                y_sub = None if y is None else np.asarray(y)[present]
+                Xt = enc.fit_transform(cells, y_sub)
+            else:
+                Xt = enc.transform(cells)
+        part = _as_block(Xt, name, present.size)
+        block = np.full((n, part.shape[1]), np.nan, dtype=np.float32)
+        block[present] = part
+    else:
+        rate = 0.0
+        if isinstance(enc, str):
+            block = _as_block(np.asarray(data, dtype=np.float64), name, n)
+        else:
+            Xt = enc.fit_transform(data, y) if fit else enc.transform(data)
+            block = _as_block(Xt, name, n)
+    if verbose:
+        took = time.perf_counter() - start
+        print(
+            f"[MultimodalEncoder] {name:<12} {block.shape[1]:>6} features  {took:.2f}s"
+        )
+    return block, rate
+
+
+def _fit_transform_one(name, enc, col, table, y, verbose=False):
+    enc = enc if isinstance(enc, str) else clone(enc)
+    block, rate = _encode(name, enc, col, table, y, True, verbose)
+    return enc, block, _feature_names(enc, name, col, block.shape[1]), rate
+
+
+def _transform_one(name, enc, col, table, verbose=False):
+    return _encode(name, enc, col, table, None, False, verbose)[0]

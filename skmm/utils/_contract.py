@@ -1,0 +1,386 @@
+"""The multimodal data contract: raw tables, raw columns and missing cells.
+
+This module is the single place that decides
+
+* what a raw multimodal table is (a pandas DataFrame, a dict of equal-length
+  sequences, or a 2-D object ndarray addressed by column position),
+* what a raw column is (a 1-D sequence of cells, one per sample), and
+* what a *missing* cell is (``None``, a float NaN, ``pd.NA`` or ``pd.NaT``).
+
+Every encoder, the :class:`~skmm.compose.MultimodalEncoder` and the ensembles go
+through these helpers; nothing else re-implements them.
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from skmm.exceptions import InvalidSampleError
+
+__all__ = [
+    "as_table",
+    "check_raw_column",
+    "describe_cell",
+    "get_column",
+    "is_missing",
+    "missing_mask",
+    "table_columns",
+]
+
+
+def is_missing(cell):
+    """Return True if ``cell`` marks a missing modality.
+
+    A missing cell is ``None``, a float NaN (Python or NumPy scalar), ``pd.NA`` or
+    ``pd.NaT``. Arrays, strings (also empty ones), paths and images are never
+    missing: an empty string is a (bad) text, not an absent one.
+
+    Parameters
+    ----------
+    cell : object
+        One cell of a raw table.
+
+    Returns
+    -------
+    missing : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.utils import is_missing
+    >>> [is_missing(c) for c in [None, np.nan, "", "a cat", np.zeros(3)]]
+    [True, True, False, False, False]
+    """
+    if cell is None or cell is pd.NA or cell is pd.NaT:
+        return True
+    if isinstance(cell, (float, np.floating)):
+        return bool(np.isnan(cell))
+    return False
+
+
+def missing_mask(cells):
+    """Boolean mask of the missing cells of a raw column.
+
+    Parameters
+    ----------
+    cells : sequence
+        A raw column, as returned by :func:`check_raw_column`.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_samples,), dtype=bool
+
+    Examples
+    --------
+    >>> from skmm.utils import missing_mask
+    >>> missing_mask(["a", None, "b"]).tolist()
+    [False, True, False]
+    """
+    return np.fromiter((is_missing(c) for c in cells), dtype=bool, count=len(cells))
+
+
+def describe_cell(cell, max_len=60):
+    """Short, human readable description of a cell, for error messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.utils import describe_cell
+    >>> describe_cell("photos/cat.png")
+    "'photos/cat.png'"
+    >>> describe_cell(np.zeros((2, 3), dtype=np.float32))
+    'ndarray of shape (2, 3), dtype float32'
+    """
+    if isinstance(cell, np.ndarray):
+        return f"ndarray of shape {cell.shape}, dtype {cell.dtype}"
+    if isinstance(cell, tuple) and len(cell) == 2:
+        return f"tuple({describe_cell(cell[0])}, {cell[1]!r})"
+    text = repr(cell)
+    if len(text) > max_len:
+        text = text[: max_len - 3] + "..."
+    if not isinstance(cell, (str, bytes, numbers.Number)) and cell is not None:
+        return f"{type(cell).__name__} {text}"
+    return text
+
+
+def check_raw_column(X, *, name=None, estimator=None):
+    """Validate a raw column and return it as a list of cells.
+
+    A raw column is a 1-D sequence with one cell per sample: a list or tuple, a
+    1-D ndarray, a pandas Series, a single-column DataFrame or a 2-D object array
+    with one column. A numeric ndarray of 2 or more dimensions is read as a stack
+    of cells along its first axis (``(n, T)`` waveforms, ``(n, H, W[, C])``
+    images). A bare string is rejected (it would be read character by
+    character), and so is an empty column.
+
+    Parameters
+    ----------
+    X : sequence
+        The raw column.
+    name : str, default=None
+        Column name used in error messages.
+    estimator : estimator instance or str, default=None
+        Named in error messages.
+
+    Returns
+    -------
+    cells : list
+        One entry per sample; missing cells are kept (see :func:`is_missing`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.utils import check_raw_column
+    >>> check_raw_column(pd.Series(["a dog", None], dtype=object))
+    ['a dog', None]
+    >>> check_raw_column("a dog")
+    Traceback (most recent call last):
+    ...
+    ValueError: Iterable over raw cells expected (one per sample), string object ...
+    """
+    who = _who(estimator, name)
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            f"{who}Iterable over raw cells expected (one per sample), "
+            f"{type(X).__name__.replace('str', 'string')} object received."
+        )
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{who}a raw column must be 1-D; got a DataFrame with "
+                f"{X.shape[1]} columns {list(X.columns)[:5]}. Select one column, "
+                "or use skmm.compose.MultimodalEncoder for a multimodal table."
+            )
+        cells = X.iloc[:, 0].tolist()
+    elif isinstance(X, pd.Series):
+        cells = X.tolist()
+    elif isinstance(X, np.ndarray):
+        if X.ndim == 0:
+            raise ValueError(f"{who}a raw column must be 1-D; got a 0-d array.")
+        if X.dtype == object and X.ndim == 2:
+            if X.shape[1] != 1:
+                raise ValueError(
+                    f"{who}a raw column must be 1-D; got an object array of shape "
+                    f"{X.shape}. Select one column."
+                )
+            X = X[:, 0]
+        cells = list(X) if X.ndim > 1 else X.tolist() if X.dtype == object else list(X)
+    elif isinstance(X, dict):
+        raise ValueError(
+            f"{who}a raw column must be a 1-D sequence, got a dict. Select one "
+            "column, or use skmm.compose.MultimodalEncoder for a multimodal table."
+        )
+    elif hasattr(X, "__len__") and hasattr(X, "__getitem__"):
+        cells = list(X)
+    elif hasattr(X, "__iter__"):
+        cells = list(X)
+    else:
+        raise ValueError(
+            f"{who}a raw column must be a 1-D sequence of cells, got "
+            f"{type(X).__name__}."
+        )
+    if len(cells) == 0:
+        raise ValueError(
+            f"{who}found an empty column (0 samples) while a minimum of 1 is required."
+        )
+    return cells
+
+
+def _who(estimator, name):
+    parts = []
+    if estimator is not None:
+        parts.append(
+            estimator if isinstance(estimator, str) else type(estimator).__name__
+        )
+    if name is not None:
+        parts.append(f"column {name!r}")
+    return (" ".join(parts) + ": ") if parts else ""
+
+
+def as_table(X):
+    """Normalise a raw multimodal table.
+
+    Parameters
+    ----------
+    X : DataFrame, dict of sequences or 2-D ndarray
+        One column per modality, one row per sample. A dict maps column names to
+        equal-length sequences (a stacked ndarray counts as a sequence of its
+        rows). A 2-D ndarray is addressed by column position.
+
+    Returns
+    -------
+    table : DataFrame or ndarray
+        A DataFrame (from a DataFrame or dict) or a 2-D ndarray.
+
+    Raises
+    ------
+    ValueError
+        On columns of different lengths, an empty table or an unsupported type.
+
+    Examples
+    --------
+    >>> from skmm.utils import as_table
+    >>> as_table({"text": ["a", "b"], "audio": [None, None]}).shape
+    (2, 2)
+    >>> as_table({"text": ["a", "b"], "audio": [None]})
+    Traceback (most recent call last):
+    ...
+    ValueError: All columns of a multimodal table must have the same length; ...
+    """
+    if isinstance(X, pd.DataFrame):
+        table = X
+    elif isinstance(X, dict):
+        lengths = {}
+        columns = {}
+        for key, value in X.items():
+            if isinstance(value, (str, bytes)):
+                raise ValueError(
+                    f"Column {key!r} of the table is a single string; a column "
+                    "must hold one cell per sample."
+                )
+            cells = list(value) if isinstance(value, np.ndarray) else value
+            try:
+                lengths[key] = len(cells)
+            except TypeError:
+                raise ValueError(
+                    f"Column {key!r} of the table is not a sequence "
+                    f"(got {type(value).__name__})."
+                ) from None
+            columns[key] = pd.Series(list(cells), dtype=object)
+        if len(set(lengths.values())) > 1:
+            raise ValueError(
+                "All columns of a multimodal table must have the same length; "
+                f"got {lengths}."
+            )
+        table = pd.DataFrame(columns)
+    elif isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise ValueError(
+                "A multimodal table given as an ndarray must be 2-D "
+                f"(samples x columns); got shape {X.shape}."
+            )
+        table = X
+    elif isinstance(X, (list, tuple)):
+        raise ValueError(
+            "A multimodal table must be a pandas DataFrame, a dict of columns or a "
+            f"2-D array; got a {type(X).__name__}. For a single modality pass the "
+            "raw column to an encoder directly."
+        )
+    else:
+        raise ValueError(
+            "A multimodal table must be a pandas DataFrame, a dict of columns or a "
+            f"2-D array; got {type(X).__name__}."
+        )
+    if table.shape[0] == 0:
+        raise ValueError("Found an empty table (0 samples); at least 1 is required.")
+    return table
+
+
+def table_columns(table):
+    """Column keys of a table returned by :func:`as_table`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.utils import table_columns
+    >>> table_columns(np.empty((2, 3), dtype=object))
+    [0, 1, 2]
+    """
+    if isinstance(table, pd.DataFrame):
+        return list(table.columns)
+    return list(range(table.shape[1]))
+
+
+def get_column(table, key):
+    """Select a column of a table returned by :func:`as_table`.
+
+    Parameters
+    ----------
+    table : DataFrame or 2-D ndarray
+    key : str, int or list
+        A column name (DataFrame) or position (int, any table). A scalar key gives
+        a 1-D list of cells; a list of keys gives a 2-D sub-table.
+
+    Returns
+    -------
+    column : list or DataFrame or ndarray
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.utils import get_column
+    >>> get_column(pd.DataFrame({"text": ["a", "b"]}), "text")
+    ['a', 'b']
+    >>> get_column(pd.DataFrame({"text": ["a", "b"]}), "image")
+    Traceback (most recent call last):
+    ...
+    ValueError: Column 'image' is not in the table; available columns: ['text'].
+    """
+    if isinstance(key, (list, tuple)):
+        for k in key:
+            _check_key(table, k)
+        if isinstance(table, pd.DataFrame):
+            if all(isinstance(k, str) for k in key):
+                return table.loc[:, list(key)]
+            return table.iloc[:, list(key)]
+        return table[:, list(key)]
+    _check_key(table, key)
+    if isinstance(table, pd.DataFrame):
+        col = (
+            table[key]
+            if not isinstance(key, numbers.Integral) or key in table
+            else (table.iloc[:, int(key)])
+        )
+        return col.tolist()
+    return list(table[:, int(key)])
+
+
+def _check_key(table, key):
+    columns = table_columns(table)
+    if isinstance(table, pd.DataFrame):
+        if key in table.columns:
+            return
+        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+            if 0 <= key < table.shape[1]:
+                return
+        raise ValueError(
+            f"Column {key!r} is not in the table; available columns: {columns}."
+        )
+    if isinstance(key, str):
+        raise ValueError(
+            f"Column {key!r} selects by name, but the table is an array without "
+            "column names; use the column position (0, 1, ...) or pass a DataFrame."
+        )
+    if not isinstance(key, numbers.Integral) or not 0 <= key < table.shape[1]:
+        raise ValueError(
+            f"Column {key!r} is not in the table; it has {table.shape[1]} columns "
+            f"(positions 0 to {table.shape[1] - 1})."
+        )
+
+
+def check_cell_type(cell, allowed, *, index, column=None, what="cell"):
+    """Raise :class:`~skmm.exceptions.InvalidSampleError` unless ``cell`` is allowed.
+
+    Parameters
+    ----------
+    cell : object
+    allowed : tuple of types
+    index : int
+        Sample index, named in the error.
+    column : str, default=None
+    what : str, default="cell"
+        What the cell should be, for the message (e.g. "text").
+
+    Examples
+    --------
+    >>> from skmm.utils._contract import check_cell_type
+    >>> check_cell_type(3, (str,), index=0, what="a text (str)")
+    Traceback (most recent call last):
+    ...
+    skmm.exceptions.InvalidSampleError: sample 0: expected a text (str), got 3
+    """
+    if not isinstance(cell, allowed):
+        raise InvalidSampleError(
+            f"expected {what}, got {describe_cell(cell)}", index=index, column=column
+        )
