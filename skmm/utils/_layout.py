@@ -153,6 +153,8 @@ def _columns_to_positions(name, cols, feature_names, n_features):
     if isinstance(cols, (str, numbers.Integral)):
         cols = [cols]
     cols = np.asarray(list(cols))
+    if cols.size == 0:
+        return np.empty(0, dtype=np.intp)
     if cols.dtype == bool:
         if cols.shape != (n_features,):
             raise LayoutError(
@@ -189,12 +191,12 @@ def _columns_to_positions(name, cols, feature_names, n_features):
     )
 
 
-def modality_presence(X, layout):
+def modality_presence(X, layout, *, partial="raise"):
     """Which modality blocks are present for each sample.
 
     A block is present when none of its values is NaN and missing when all of
-    them are NaN. A partly-NaN block is an error: skmm never guesses which values
-    of a modality are real.
+    them are NaN. A partly-NaN block is an error by default: skmm never guesses
+    which values of a modality are real.
 
     Parameters
     ----------
@@ -202,6 +204,12 @@ def modality_presence(X, layout):
         Numeric matrix (may contain NaN).
     layout : dict of str to ndarray of int
         As returned by :func:`resolve_modalities`.
+    partial : {"raise", "present"}, default="raise"
+        What a partly-NaN block means. ``"raise"``: an error naming the sample.
+        ``"present"``: the modality counts as present (its gaps are ordinary
+        missing values left to a NaN-aware estimator, e.g. the single
+        ``"features"`` block of a plain tabular matrix). Only an all-NaN block
+        is then missing.
 
     Returns
     -------
@@ -211,7 +219,8 @@ def modality_presence(X, layout):
     Raises
     ------
     InvalidSampleError
-        If a sample has some, but not all, values of a block NaN.
+        If ``partial="raise"`` and a sample has some, but not all, values of a
+        block NaN.
 
     Examples
     --------
@@ -220,7 +229,13 @@ def modality_presence(X, layout):
     >>> X = np.array([[1.0, 2.0, 3.0], [np.nan, np.nan, 3.0]])
     >>> modality_presence(X, {"a": np.array([0, 1]), "b": np.array([2])}).tolist()
     [[True, True], [False, True]]
+    >>> X = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 3.0]])
+    >>> layout = {"a": np.array([0, 1]), "b": np.array([2])}
+    >>> modality_presence(X, layout, partial="present").tolist()
+    [[True, True], [False, True]]
     """
+    if partial not in ("raise", "present"):
+        raise ValueError(f"partial must be 'raise' or 'present'; got {partial!r}.")
     X = np.asarray(X)
     present = np.empty((X.shape[0], len(layout)), dtype=bool)
     for k, (name, cols) in enumerate(layout.items()):
@@ -230,17 +245,17 @@ def modality_presence(X, layout):
             else np.zeros((X.shape[0], len(cols)), dtype=bool)
         )
         n_nan = nan.sum(axis=1)
-        partial = np.flatnonzero((n_nan > 0) & (n_nan < len(cols)))
-        if partial.size:
-            i = int(partial[0])
+        gaps = np.flatnonzero((n_nan > 0) & (n_nan < len(cols)))
+        if gaps.size and partial == "raise":
+            i = int(gaps[0])
             raise InvalidSampleError(
                 f"{int(n_nan[i])} of {len(cols)} features of modality {name!r} are "
                 "NaN. A modality is either present (no NaN) or missing (all NaN); "
                 "impute partial gaps before this step"
-                + (f" ({partial.size} samples affected)" if partial.size > 1 else ""),
+                + (f" ({gaps.size} samples affected)" if gaps.size > 1 else ""),
                 index=i,
             )
-        present[:, k] = n_nan == 0
+        present[:, k] = n_nan == 0 if partial == "raise" else n_nan < len(cols)
     return present
 
 
