@@ -7,7 +7,9 @@ from skmm.utils._contract import (
     get_column,
     is_missing,
     missing_mask,
+    resolve_table_modalities,
     table_columns,
+    table_presence,
 )
 from skmm.utils._layout import (
     DEFAULT_MODALITY,
@@ -29,5 +31,7 @@ __all__ = [
     "missing_mask",
     "modality_presence",
     "resolve_modalities",
+    "resolve_table_modalities",
     "table_columns",
+    "table_presence",
 ]

@@ -9,7 +9,7 @@ import os
 import threading
 from collections import OrderedDict
 
-__all__ = ["clear_resource_cache", "file_sha256", "get_resource"]
+__all__ = ["clear_resource_cache", "file_sha256", "get_resource", "path_stamp"]
 
 _CACHE = OrderedDict()
 _LOCK = threading.RLock()
@@ -50,6 +50,39 @@ def clear_resource_cache():
     """Forget every cached resource (frees memory; the next use reloads)."""
     with _LOCK:
         _CACHE.clear()
+
+
+def path_stamp(path):
+    """Cheap fingerprint (names, sizes, mtimes) of a file or a directory's files.
+
+    Put it in a :func:`get_resource` key so that a model re-saved at the same path
+    is reloaded instead of served stale from the cache.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skmm.utils._cache import path_stamp
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path_stamp(d)
+    ()
+    """
+    if not os.path.exists(path):
+        return ()
+    if not os.path.isdir(path):
+        stat = os.stat(path)
+        return ((os.path.basename(path), stat.st_size, stat.st_mtime_ns),)
+    stamp = []
+    for root, _, files in sorted(os.walk(path)):
+        for name in sorted(files):
+            stat = os.stat(os.path.join(root, name))
+            stamp.append(
+                (
+                    os.path.relpath(os.path.join(root, name), path),
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                )
+            )
+    return tuple(stamp)
 
 
 def file_sha256(path, chunk_size=1 << 20):

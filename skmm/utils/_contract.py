@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skmm.exceptions import InvalidSampleError
+from skmm.exceptions import InvalidSampleError, LayoutError
 
 __all__ = [
     "as_table",
@@ -25,7 +25,9 @@ __all__ = [
     "get_column",
     "is_missing",
     "missing_mask",
+    "resolve_table_modalities",
     "table_columns",
+    "table_presence",
 ]
 
 
@@ -290,6 +292,121 @@ def table_columns(table):
     if isinstance(table, pd.DataFrame):
         return list(table.columns)
     return list(range(table.shape[1]))
+
+
+def resolve_table_modalities(table, modalities=None):
+    """Resolve which raw columns of a table hold which modality.
+
+    The raw-table counterpart of :func:`~skmm.utils.resolve_modalities`: on a raw
+    table a modality is a column. By default every column is one modality, named
+    after the column (``str(position)`` for an array). An explicit mapping groups
+    columns under modality names; every column must then belong to exactly one
+    modality.
+
+    Parameters
+    ----------
+    table : DataFrame or 2-D ndarray
+        A table returned by :func:`as_table`.
+    modalities : dict, default=None
+        ``{modality name: column or list of columns}``; columns are names
+        (DataFrame) or positions (any table).
+
+    Returns
+    -------
+    layout : dict of str to list
+        Column keys of each modality: column labels for a DataFrame, positions
+        for an array, usable with :func:`get_column`.
+
+    Raises
+    ------
+    LayoutError
+        If a column is unknown, listed twice, or left unassigned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.utils import resolve_table_modalities
+    >>> table = pd.DataFrame({"text": ["a", None], "audio": [None, "b.wav"]})
+    >>> resolve_table_modalities(table)
+    {'text': ['text'], 'audio': ['audio']}
+    >>> resolve_table_modalities(table, {"speech": ["audio", "text"]})
+    {'speech': ['audio', 'text']}
+    """
+    columns = table_columns(table)
+    if modalities is None:
+        return {str(col): [col] for col in columns}
+    if not hasattr(modalities, "items") or len(modalities) == 0:
+        raise LayoutError(
+            "modalities must be a non-empty dict {modality name: columns}; got "
+            f"{modalities!r}."
+        )
+    owner = {}
+    layout = {}
+    for name, cols in modalities.items():
+        if not isinstance(name, str) or not name:
+            raise LayoutError(f"Modality names must be non-empty strings; got {name!r}.")
+        keys = list(cols) if isinstance(cols, (list, tuple)) else [cols]
+        if not keys:
+            raise LayoutError(f"Modality {name!r} has no columns.")
+        resolved = []
+        for key in keys:
+            try:
+                _check_key(table, key)
+            except ValueError as exc:
+                raise LayoutError(f"Modality {name!r}: {exc}") from None
+            if isinstance(table, pd.DataFrame) and key not in table.columns:
+                key = columns[int(key)]
+            if key in owner:
+                raise LayoutError(
+                    f"Column {key!r} is assigned to both {owner[key]!r} and {name!r}; "
+                    "modalities must not overlap."
+                )
+            owner[key] = name
+            resolved.append(key)
+        layout[name] = resolved
+    free = [col for col in columns if col not in owner]
+    if free:
+        raise LayoutError(
+            f"{len(free)} column(s) belong to no modality (e.g. {free[:5]}); every "
+            "column must be assigned in modalities."
+        )
+    return layout
+
+
+def table_presence(table, layout):
+    """Which modalities are present for each sample of a raw table.
+
+    The raw-table counterpart of :func:`~skmm.utils.modality_presence`. A
+    modality is present for a sample unless every one of its cells is missing
+    (see :func:`is_missing`).
+
+    Parameters
+    ----------
+    table : DataFrame or 2-D ndarray
+        A table returned by :func:`as_table`.
+    layout : dict of str to list
+        As returned by :func:`resolve_table_modalities`.
+
+    Returns
+    -------
+    present : ndarray of shape (n_samples, n_modalities), dtype=bool
+        Columns in the order of ``layout``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.utils import resolve_table_modalities, table_presence
+    >>> table = pd.DataFrame({"text": ["a", None], "audio": [None, "b.wav"]})
+    >>> table_presence(table, resolve_table_modalities(table)).tolist()
+    [[True, False], [False, True]]
+    """
+    present = np.ones((table.shape[0], len(layout)), dtype=bool)
+    for k, keys in enumerate(layout.values()):
+        missing = np.ones(table.shape[0], dtype=bool)
+        for key in keys:
+            missing &= missing_mask(get_column(table, key))
+        present[:, k] = ~missing
+    return present
 
 
 def get_column(table, key):
