@@ -1,0 +1,890 @@
+"""FusionClassifier and FusionRegressor: sklearn estimators over skorch nets."""
+
+import copy
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from skorch.helper import SliceDict
+from skorch.utils import to_tensor
+from torch import nn
+
+from skmm.exceptions import InvalidSampleError
+from skmm.fusion._fusers import FUSIONS
+from skmm.fusion._network import (
+    FusionNetwork,
+    check_token_blocks,
+    make_block_specs,
+    network_inputs,
+)
+from skmm.utils import modality_presence, resolve_modalities
+from skmm.utils._torch import resolve_device, torch_threads
+
+__all__ = ["FusionClassifier", "FusionRegressor"]
+
+_OPTIMIZERS = {
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+    "sgd": (torch.optim.SGD, {"momentum": 0.9}),
+    "rmsprop": (torch.optim.RMSprop, {}),
+}
+
+#: Smallest batch used for inference (prediction and validation loss).
+_MIN_INFERENCE_BATCH = 256
+
+
+def _silent(*args, **kwargs):
+    """A sink that prints nothing (EarlyStopping messages when verbose=0)."""
+
+
+class _TensorBatchIterator:
+    """Mini-batches of a skorch ``Dataset`` of tensors, by direct tensor indexing.
+
+    skorch's default ``DataLoader`` fetches and collates one sample at a time,
+    which costs more than a small network's step. This iterator (used as
+    skorch's ``iterator_train``/``iterator_valid``) indexes whole batches out of
+    the tensors instead; shuffling draws ``torch.randperm`` from the seeded
+    global generator. ``torch.utils.data.Subset`` views (skorch's internal
+    validation split) are resolved to index tensors.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False):
+        indices = None
+        while isinstance(dataset, torch.utils.data.Subset):
+            idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+            indices = idx if indices is None else idx[indices]
+            dataset = dataset.dataset
+        self.X = {k: torch.as_tensor(v) for k, v in dataset.X.items()}
+        self.y = None if dataset.y is None else torch.as_tensor(dataset.y)
+        self.indices = indices
+        self.n = len(indices) if indices is not None else len(dataset)
+        self.batch_size = self.n if batch_size in (-1, None) else int(batch_size)
+        self.batch_size = max(1, self.batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(self.n) if self.shuffle else None
+        if self.indices is not None:
+            order = self.indices if order is None else self.indices[order]
+        for start in range(0, self.n, self.batch_size):
+            if order is None:
+                idx = slice(start, start + self.batch_size)
+            else:
+                idx = order[start : start + self.batch_size]
+            Xb = {k: v[idx] for k, v in self.X.items()}
+            yield Xb, (None if self.y is None else self.y[idx])
+
+
+class _FusionNet(NeuralNet):
+    """skorch net whose loss is weighted by the ``sample_weight`` in the batch.
+
+    skorch FAQ recipe: the criterion does not reduce (``reduction="none"``), the
+    weights travel inside the dict ``X`` (key ``"sample_weight"``, only when
+    weights were given) so they are batched and split with the data, and
+    ``get_loss`` takes the weighted mean ``sum(w * l) / sum(w)`` of the batch
+    (integer weights act like repeated rows; rows with weight 0 do not
+    contribute, not even a non-finite loss).
+    """
+
+    def _set_training(self, training=True):
+        # Called for every batch; FusionNetwork switches all its submodules
+        # together, so skip the recursive ``train()`` walk when the mode is
+        # already right.
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, nn.Module) and module.training != training:
+                module.train(training)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        loss = self.criterion_(y_pred, y_true)
+        if loss.dim() > 1:
+            loss = loss.reshape(loss.shape[0], -1).mean(dim=1)
+        weight = X.get("sample_weight") if isinstance(X, Mapping) else None
+        if weight is None:
+            return loss.mean()
+        weight = weight.to(device=loss.device, dtype=loss.dtype)
+        loss = torch.where(weight > 0, loss, torch.zeros_like(loss))
+        return (weight * loss).sum() / weight.sum().clamp_min(1e-12)
+
+
+def _check_sample_weight(sample_weight, n_samples):
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float32)
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    if weight.ndim == 0:
+        weight = np.full(n_samples, float(weight))
+    if weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {weight.shape}, expected ({n_samples},)!"
+        )
+    if not np.isfinite(weight).all():
+        raise ValueError("sample_weight must be finite.")
+    if (weight < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight.")
+    if not (weight > 0).any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weight.astype(np.float32)
+
+
+def _check_some_present(present, names):
+    empty = ~present.any(axis=1)
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        others = int(empty.sum()) - 1
+        raise InvalidSampleError(
+            f"all {len(names)} modalities {list(names)} are missing (NaN); a fusion "
+            "model needs at least one modality per sample"
+            + (f" ({others} more such samples)" if others else ""),
+            index=i,
+        )
+
+
+class _BaseFusion(BaseEstimator):
+    """Shared machinery of FusionClassifier and FusionRegressor."""
+
+    #: sklearn common checks that fail by design, with the reason (for
+    #: ``parametrize_with_checks(..., expected_failed_checks=...)``).
+    _EXPECTED_FAILED_CHECKS = {
+        "check_estimators_pickle": (
+            "the check scatters single NaN values over the one 'features' block "
+            "of plain numeric X; skmm rejects a partly-NaN modality block "
+            "(InvalidSampleError) by design, a missing modality is an all-NaN "
+            "block. Pickle/joblib round trips (with missing modalities) are "
+            "tested in tests/test_fusion.py."
+        ),
+        "check_sample_weight_equivalence_on_dense_data": (
+            "integer weights equal repeated rows exactly only in exact "
+            "arithmetic: with full-batch training the predictions agree to "
+            "float32 rounding (~1e-6 relative, above the check's rtol=1e-7), and "
+            "with mini-batches the batches themselves differ. Agreement to 1e-4 "
+            "is tested in tests/test_fusion.py."
+        ),
+    }
+
+    def _validate_params(self):
+        fusion = self.fusion
+        if isinstance(fusion, type):
+            if not issubclass(fusion, nn.Module):
+                raise ValueError(
+                    f"fusion class must subclass torch.nn.Module; got {fusion!r}."
+                )
+        elif fusion not in FUSIONS:
+            raise ValueError(
+                f"Unknown fusion {fusion!r}; expected one of {sorted(FUSIONS)} or an "
+                "nn.Module class following the fusion interface."
+            )
+        check_scalar(self.hidden_size, "hidden_size", numbers.Integral, min_val=1)
+        check_scalar(self.n_heads, "n_heads", numbers.Integral, min_val=1)
+        check_scalar(self.rank, "rank", numbers.Integral, min_val=1)
+        check_scalar(
+            self.dropout,
+            "dropout",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="left",
+        )
+        check_scalar(
+            self.modality_dropout,
+            "modality_dropout",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="left",
+        )
+        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(
+            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
+        )
+        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
+        check_scalar(
+            self.validation_fraction,
+            "validation_fraction",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="neither",
+        )
+        check_scalar(
+            self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1
+        )
+        check_scalar(self.tol, "tol", numbers.Real, min_val=0)
+        optimizer = self.optimizer
+        if isinstance(optimizer, type):
+            if not issubclass(optimizer, torch.optim.Optimizer):
+                raise ValueError(
+                    f"optimizer class must subclass torch.optim.Optimizer; got "
+                    f"{optimizer!r}."
+                )
+        elif optimizer not in _OPTIMIZERS:
+            raise ValueError(
+                f"Unknown optimizer {optimizer!r}; expected one of "
+                f"{sorted(_OPTIMIZERS)} or a torch.optim.Optimizer class."
+            )
+        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
+            raise ValueError(
+                "callbacks must be None or a list of skorch callbacks (or "
+                f"(name, callback) tuples); got {self.callbacks!r}."
+            )
+
+    def _check_heads(self, specs):
+        uses_heads = self.fusion == "attention" or any(
+            s.branch == "transformer" for s in specs
+        )
+        if uses_heads and self.hidden_size % self.n_heads:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} must be divisible by "
+                f"n_heads={self.n_heads} for attention fusion and transformer "
+                "branches."
+            )
+
+    @staticmethod
+    def _split_labels(target):
+        return target.numpy()
+
+    def _train_split(self, y, seed):
+        if not self.early_stopping:
+            return None
+        n = len(y)
+        n_valid = math.ceil(self.validation_fraction * n)
+        stratified = False
+        if self._stratify:
+            counts = np.bincount(y)
+            counts = counts[counts > 0]
+            stratified = (
+                counts.min() >= 2
+                and n_valid >= counts.size
+                and n - n_valid >= counts.size
+            )
+        return ValidSplit(
+            self.validation_fraction, stratified=stratified, random_state=seed
+        )
+
+    def _callbacks(self):
+        callbacks = []
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "fusion_early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="rel",
+                        load_best=True,
+                        sink=print if self.verbose else _silent,
+                    ),
+                )
+            )
+        for callback in self.callbacks or ():
+            callbacks.append(copy.deepcopy(callback))
+        return callbacks
+
+    def _fit(self, X, y, sample_weight):
+        self._validate_params()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            ensure_all_finite="allow-nan",
+            dtype=np.float32,
+            **self._y_validation,
+        )
+        weight = _check_sample_weight(sample_weight, X.shape[0])
+        feature_names = getattr(self, "feature_names_in_", None)
+        layout = resolve_modalities(feature_names, X.shape[1], self.modalities)
+        present = modality_presence(X, layout)
+        _check_some_present(present, list(layout))
+        specs = make_block_specs(
+            X,
+            present,
+            layout,
+            feature_names=feature_names,
+            branches=self.branches,
+            block_shapes=self.block_shapes,
+            sample_weight=weight,
+        )
+        self._check_heads(specs)
+        target, n_outputs, output_mask, criterion = self._prepare_target(y, weight)
+
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        device = resolve_device(self.device)
+        if isinstance(self.optimizer, type):
+            optimizer, optimizer_kwargs = self.optimizer, {}
+        else:
+            optimizer, optimizer_kwargs = _OPTIMIZERS[self.optimizer]
+        optimizer_kwargs = {
+            f"optimizer__{k}": v
+            for k, v in {**optimizer_kwargs, "weight_decay": self.weight_decay}.items()
+        }
+        net = _FusionNet(
+            module=FusionNetwork,
+            module__blocks=specs,
+            module__fusion=self.fusion,
+            module__hidden_size=self.hidden_size,
+            module__n_outputs=n_outputs,
+            module__n_heads=self.n_heads,
+            module__rank=self.rank,
+            module__dropout=self.dropout,
+            module__modality_dropout=self.modality_dropout,
+            module__output_mask=output_mask,
+            criterion=criterion,
+            criterion__reduction="none",
+            optimizer=optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=_TensorBatchIterator,
+            iterator_train__shuffle=True,
+            iterator_valid=_TensorBatchIterator,
+            iterator_valid__batch_size=max(self.batch_size, _MIN_INFERENCE_BATCH),
+            train_split=self._train_split(self._split_labels(target), seed),
+            callbacks=self._callbacks(),
+            device=device,
+            verbose=int(self.verbose),
+            **optimizer_kwargs,
+        )
+        # weights only ride along in the batches when they were given
+        inputs = SliceDict(
+            **network_inputs(
+                X, present, specs, None if sample_weight is None else weight
+            )
+        )
+        cuda_devices = (
+            [torch.device(device).index or 0] if device.startswith("cuda") else []
+        )
+        with torch_threads(), torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            net.fit(inputs, target)
+
+        self.modalities_ = {spec.name: spec.columns for spec in specs}
+        self.block_shapes_ = {spec.name: spec.shape for spec in specs}
+        self.branches_ = {spec.name: spec.branch for spec in specs}
+        self._blocks = specs
+        self.net_ = net
+        self.history_ = net.history
+        return self
+
+    def _inputs(self, X):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float32
+        )
+        present = modality_presence(X, self.modalities_)
+        _check_some_present(present, list(self.modalities_))
+        check_token_blocks(X, present, self._blocks)
+        return SliceDict(**network_inputs(X, present, self._blocks))
+
+    def _raw_output(self, X):
+        """Network outputs (logits or standardized targets) as a float64 array."""
+        inputs = self._inputs(X)
+        with torch_threads():
+            output = self.net_.forward(inputs, training=False, device="cpu")
+        return output.to(torch.float64).numpy()
+
+    def explain_fusion(self, X):
+        """What the fusion did for each sample, for plots and debugging.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded matrix; missing modalities as NaN blocks.
+
+        Returns
+        -------
+        info : dict of str to ndarray
+            Per-sample arrays (first axis ``n_samples``); modality axes follow
+            ``modalities_``. Always ``"present"`` (bool, ``(n, M)``); then, by
+            fusion type, ``"weights"`` (late: the weight of each modality's head,
+            rows sum to 1, 0 for absent modalities), ``"gates"`` (gated: mean
+            gate value of each modality, rows sum to 1, 0 for absent ones) or
+            ``"attention"`` (attention: ``(n, M, M)``, entry ``[q, k]`` = share
+            of modality ``q``'s attention that went to modality ``k``, 0 for
+            absent ``k``; the rest went to "nothing"). A user fusion module
+            reports the tensors of its ``info`` dict.
+
+        Examples
+        --------
+        >>> from skmm.datasets import make_multimodal_classification
+        >>> from skmm.fusion import FusionClassifier
+        >>> X, y = make_multimodal_classification(n_samples=60, random_state=0)
+        >>> clf = FusionClassifier("late", hidden_size=8, max_epochs=2,
+        ...                        random_state=0).fit(X, y)
+        >>> info = clf.explain_fusion(X.iloc[:2])
+        >>> sorted(info), info["weights"].shape
+        (['present', 'weights'], (2, 3))
+        """
+        inputs = self._inputs(X)
+        net = self.net_
+        module = net.module_
+        module.eval()
+        parts = {}
+        iterator = net.get_iterator(net.get_dataset(inputs), training=False)
+        with torch_threads(), torch.no_grad():
+            for Xb, _ in iterator:
+                Xb = {k: v.to(net.device) for k, v in Xb.items()}
+                _, info = module(**Xb, return_info=True)
+                for key, value in info.items():
+                    if torch.is_tensor(value):
+                        parts.setdefault(key, []).append(value.detach().cpu())
+        return {key: torch.cat(values).numpy() for key, values in parts.items()}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    fusion : str or nn.Module class, default="early"
+        How the modality embeddings are combined:
+
+        - ``"early"``: concatenate, then an MLP layer.
+        - ``"late"``: a linear head per modality; a learned weighted average of
+          their outputs (renormalised over the present modalities).
+        - ``"tensor"``: outer-product tensor fusion of ``[1, z_m]``.
+        - ``"low_rank_tensor"``: its low-rank factorisation (``rank``).
+        - ``"bilinear"``: factorised bilinear pooling (``rank`` factors), of
+          every pair of modalities.
+        - ``"gated"``: gated multimodal units, per-sample modality gates.
+        - ``"attention"``: multi-head cross-modal attention (``n_heads``);
+          sequence branches contribute their whole sequence as tokens.
+        - an ``nn.Module`` class following the fusion interface documented in
+          ``skmm.fusion._fusers``.
+    branches : str, nn.Module class or dict, default="mlp"
+        Per-modality network before fusion, for every modality or as
+        ``{modality: branch}`` (others get ``"mlp"``): ``"mlp"``,
+        ``"identity"``, ``"cnn"`` (a ``(C, H, W)`` or ``(H, W)`` grid),
+        ``"lstm"``, ``"gru"``, ``"transformer"`` (``(T, F...)`` frames or a
+        1-D ``(L,)`` block of token ids), or an ``nn.Module`` class (interface
+        in ``skmm.fusion._branches``).
+    modalities : dict, default=None
+        Explicit layout ``{modality: columns}`` when the column names carry no
+        ``"{modality}__"`` prefix; see :func:`skmm.utils.resolve_modalities`.
+        Plain numeric X without either is one block, ``"features"``.
+    block_shapes : dict, default=None
+        ``{modality: shape}`` grid shapes for cnn and sequence branches; by
+        default inferred from ``"{stem}:{i}:{j}..."`` feature names.
+    hidden_size : int, default=64
+        Width of branches and fusion.
+    n_heads : int, default=4
+        Attention heads (attention fusion, transformer branches); must divide
+        ``hidden_size`` there.
+    rank : int, default=4
+        Rank of ``"low_rank_tensor"``; factors per unit of ``"bilinear"``.
+    dropout : float, default=0.1
+        Dropout inside branches and fusion.
+    modality_dropout : float, default=0.0
+        Training-time probability of dropping each present modality of a
+        sample (at least one is kept), so the model learns to predict from any
+        subset of modalities.
+    max_epochs : int, default=50
+        Passes over the training data.
+    batch_size : int, default=64
+        Training mini-batch size.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or Optimizer class, \
+default="adam"
+        ``"sgd"`` uses momentum 0.9.
+    weight_decay : float, default=0.0
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers when possible), stop when the validation loss has not
+        improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, and
+        restore the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    callbacks : list, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` tuples),
+        copied at each ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. Same seed -> same predictions on CPU.
+    device : str, default="cpu"
+        Torch device (``"cuda"``, ``"auto"``...). A fitted model unpickles on a
+        CPU-only machine.
+    verbose : int, default=0
+        Print skorch's per-epoch log.
+"""
+
+_ATTRIBUTES_DOC = """
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names.
+    modalities_ : dict of str to ndarray of int
+        Column positions of each modality.
+    block_shapes_ : dict of str to tuple or None
+        Grid shape used for each modality.
+    branches_ : dict of str to str or type
+        Branch of each modality.
+    net_ : skorch.NeuralNet
+        The trained skorch net; its ``module_`` is a
+        :class:`skmm.fusion._network.FusionNetwork`.
+    history_ : skorch.History
+        Per-epoch training log (``history_[:, "train_loss"]``).
+"""
+
+_NOTES_DOC = """
+    The input is the encoded float matrix (e.g. from
+    :class:`~skmm.compose.MultimodalEncoder`). Float blocks are standardized
+    inside the network with (weighted) training statistics: per column, per
+    channel for ``"cnn"``, per frame feature for sequence branches. A missing
+    modality is an all-NaN block; a partly NaN block and a sample with every
+    modality missing are errors (:class:`~skmm.exceptions.InvalidSampleError`),
+    at fit and at predict time. Missing modalities are masked, never
+    zero-filled: each fusion type handles absence its own way (see
+    ``skmm.fusion._fusers``), and any subset of modalities can be predicted
+    from.
+
+    ``sample_weight`` weights the per-sample loss: each batch's loss is
+    ``sum(w * loss) / sum(w)``, so integer weights act like repeated rows and
+    zero weights like removed rows (exactly so for full-batch training, in
+    expectation for mini-batches).
+
+    Token blocks (a sequence branch on a 1-D ``(L,)`` shape, e.g. columns
+    ``"token:i"``) hold integer ids: 0 = padding, 1 = unknown; the embedding
+    has ``max id seen in training + 1`` rows and larger ids map to 1.
+
+    Persistence: pickle/joblib files run code on load; open trusted files only.
+"""
+
+
+class FusionClassifier(ClassifierMixin, _BaseFusion):
+    __doc__ = (
+        """Classifier training a multimodal fusion network with skorch.
+
+    Each modality block of the encoded matrix goes through its own branch, the
+    fusion module combines them, and a linear layer gives class logits.
+"""
+        + _PARAMS_DOC
+        + """    classes : array-like, default=None
+        The full label set. Labels absent from a training set (or present only
+        with zero weight) still get a ``predict_proba`` column, with probability
+        0. By default, the labels of ``y``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted labels; the columns of ``predict_proba``.
+"""
+        + _ATTRIBUTES_DOC
+        + """
+    See Also
+    --------
+    FusionRegressor : The regression counterpart.
+    skmm.compose.MultimodalEncoder : Raw table -> the encoded matrix.
+
+    Notes
+    -----"""
+        + _NOTES_DOC
+        + """
+    Examples
+    --------
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> from skmm.fusion import FusionClassifier
+    >>> X, y = make_multimodal_classification(n_samples=120, random_state=0)
+    >>> clf = FusionClassifier("gated", hidden_size=16, max_epochs=5,
+    ...                        random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (120, 2)
+    >>> sorted(clf.modalities_)
+    ['audio', 'image', 'text']
+    >>> clf.explain_fusion(X.iloc[:3])["gates"].shape
+    (3, 3)
+"""
+    )
+
+    _y_validation = {}
+    _stratify = True
+
+    def __init__(
+        self,
+        fusion="early",
+        *,
+        branches="mlp",
+        modalities=None,
+        block_shapes=None,
+        classes=None,
+        hidden_size=64,
+        n_heads=4,
+        rank=4,
+        dropout=0.1,
+        modality_dropout=0.0,
+        max_epochs=50,
+        batch_size=64,
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+    ):
+        self.fusion = fusion
+        self.branches = branches
+        self.modalities = modalities
+        self.block_shapes = block_shapes
+        self.classes = classes
+        self.hidden_size = hidden_size
+        self.n_heads = n_heads
+        self.rank = rank
+        self.dropout = dropout
+        self.modality_dropout = modality_dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the fusion network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded matrix; missing modalities as NaN blocks.
+        y : array-like of shape (n_samples,)
+            Labels (any labels scikit-learn classifiers accept).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the per-sample loss.
+
+        Returns
+        -------
+        self : FusionClassifier
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _prepare_target(self, y, weight):
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        if self.classes is None:
+            encoder.fit(y)
+        else:
+            classes = np.asarray(self.classes)
+            if classes.ndim != 1 or classes.size == 0:
+                raise ValueError(
+                    f"classes must be a non-empty 1-D list of labels; got "
+                    f"{self.classes!r}."
+                )
+            encoder.fit(classes)
+            unknown = ~np.isin(y, encoder.classes_)
+            if unknown.any():
+                raise ValueError(
+                    f"y contains labels that are not in classes: "
+                    f"{np.unique(y[unknown]).tolist()[:5]} (classes="
+                    f"{encoder.classes_.tolist()})."
+                )
+        self.classes_ = encoder.classes_
+        codes = encoder.transform(y).astype(np.int64)
+        seen = np.bincount(codes, weights=weight, minlength=len(self.classes_)) > 0
+        output_mask = None if seen.all() else seen
+        return (
+            torch.from_numpy(codes),
+            len(self.classes_),
+            output_mask,
+            nn.CrossEntropyLoss,
+        )
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._raw_output(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted labels (from ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class FusionRegressor(RegressorMixin, _BaseFusion):
+    __doc__ = (
+        """Regressor training a multimodal fusion network with skorch.
+
+    Like :class:`FusionClassifier`, with a linear output per target and a
+    (weighted) mean squared error on standardized targets.
+"""
+        + _PARAMS_DOC
+        + """
+    Attributes
+    ----------
+"""
+        + _ATTRIBUTES_DOC
+        + """
+    See Also
+    --------
+    FusionClassifier : The classification counterpart.
+
+    Notes
+    -----"""
+        + _NOTES_DOC
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> from skmm.fusion import FusionRegressor
+    >>> X, _ = make_multimodal_classification(n_samples=120, random_state=0)
+    >>> y = X["text__f0"].to_numpy() * X["audio__f1"].to_numpy()
+    >>> reg = FusionRegressor("tensor", hidden_size=16, max_epochs=5,
+    ...                       random_state=0).fit(X, y)
+    >>> reg.predict(X).shape
+    (120,)
+"""
+    )
+
+    _y_validation = {"y_numeric": True, "multi_output": True}
+    _stratify = False
+
+    def __init__(
+        self,
+        fusion="early",
+        *,
+        branches="mlp",
+        modalities=None,
+        block_shapes=None,
+        hidden_size=64,
+        n_heads=4,
+        rank=4,
+        dropout=0.1,
+        modality_dropout=0.0,
+        max_epochs=50,
+        batch_size=64,
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+    ):
+        self.fusion = fusion
+        self.branches = branches
+        self.modalities = modalities
+        self.block_shapes = block_shapes
+        self.hidden_size = hidden_size
+        self.n_heads = n_heads
+        self.rank = rank
+        self.dropout = dropout
+        self.modality_dropout = modality_dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the fusion network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded matrix; missing modalities as NaN blocks.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the per-sample loss.
+
+        Returns
+        -------
+        self : FusionRegressor
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _prepare_target(self, y, weight):
+        y = np.asarray(y, dtype=np.float64)
+        self._y_ndim = y.ndim
+        y2 = y.reshape(len(y), -1)
+        mean = np.average(y2, axis=0, weights=weight)
+        scale = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weight))
+        scale[scale < 1e-12 + 1e-9 * np.abs(mean)] = 1.0
+        self._y_mean, self._y_scale = mean, scale
+        target = torch.from_numpy(((y2 - mean) / scale).astype(np.float32))
+        return target, y2.shape[1], None, nn.MSELoss
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        output = self._raw_output(X) * self._y_scale + self._y_mean
+        return output.ravel() if self._y_ndim == 1 else output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
