@@ -329,6 +329,8 @@ class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     [(4000,), None, (4000,)]
     """
 
+    _modality = "audio"
+
     def __init__(
         self,
         *,

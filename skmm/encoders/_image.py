@@ -107,6 +107,8 @@ class ImageLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     [((2, 3), 'uint8', 0), None, ((2, 3), 'uint8', 255)]
     """
 
+    _modality = "image"
+
     def __init__(
         self,
         *,

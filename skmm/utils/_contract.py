@@ -344,7 +344,9 @@ def resolve_table_modalities(table, modalities=None):
     layout = {}
     for name, cols in modalities.items():
         if not isinstance(name, str) or not name:
-            raise LayoutError(f"Modality names must be non-empty strings; got {name!r}.")
+            raise LayoutError(
+                f"Modality names must be non-empty strings; got {name!r}."
+            )
         keys = list(cols) if isinstance(cols, (list, tuple)) else [cols]
         if not keys:
             raise LayoutError(f"Modality {name!r} has no columns.")

@@ -1,2 +1,0 @@
-"""skmm.alignment."""
-__all__ = []
