@@ -40,7 +40,7 @@ def _build_parser():
         help="dataset size (default 900, quick: 300)",
     )
     demo.add_argument(
-        "--cv", type=int, default=None, help="number of CV folds (default 5, quick: 3)"
+        "--cv", type=int, default=None, help="number of CV folds (default 3)"
     )
     demo.add_argument(
         "--missing-rate",

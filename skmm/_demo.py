@@ -169,28 +169,66 @@ def build_pipelines(*, quick=False, seed=0):
 
 
 def _ensembles(*, quick, seed, epochs):
-    try:
-        from skmm import ensemble
-    except ImportError:  # pragma: no cover - the ensemble subpackage is optional
-        return []
-    rows = []
-    if hasattr(ensemble, "ModalityStackingClassifier"):
-        from sklearn.linear_model import LogisticRegression
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.tree import DecisionTreeClassifier
 
-        experts = {m: _linear((m,), seed) for m in ("text", "audio")}
-        experts["image"] = _fusion(("image",), "early", seed, epochs)
-        rows.append(
-            (
-                "stacking: experts",
-                "ensemble",
-                "per-modality experts -> logistic regression on their CV probabilities",
-                ensemble.ModalityStackingClassifier(
-                    experts=experts,
-                    final_estimator=LogisticRegression(C=10.0, max_iter=3000),
-                    cv=3,
-                ),
-            )
+    from skmm import ensemble
+
+    all3 = ("text", "image", "audio")
+    experts = {m: _linear((m,), seed) for m in ("text", "audio")}
+    experts["image"] = _fusion(("image",), "early", seed, epochs)
+    rows = [
+        (
+            "stacking: experts",
+            "ensemble",
+            "per-modality experts -> logistic regression on their CV probabilities",
+            ensemble.ModalityStackingClassifier(
+                experts=experts,
+                final_estimator=LogisticRegression(C=10.0, max_iter=3000),
+                cv=3,
+            ),
         )
+    ]
+    if quick:
+        return rows
+    rows += [
+        (
+            "bagging: gated nets",
+            "ensemble",
+            "4 gated fusion pipelines on bootstrap samples",
+            ensemble.ModalityBaggingClassifier(
+                _fusion(all3, "gated", seed, epochs), n_estimators=4, random_state=seed
+            ),
+        ),
+        (
+            "selection: library",
+            "ensemble",
+            "Caruana selection over late/gated fusion and concat + logreg",
+            ensemble.EnsembleSelectionClassifier(
+                [(f, _fusion(all3, f, seed, epochs)) for f in ("late", "gated")]
+                + [("logreg", _linear(all3, seed))],
+                ensemble_size=20,
+                cv=2,
+                random_state=seed,
+            ),
+        ),
+        (
+            "boosting: trees",
+            "ensemble",
+            "SAMME over depth-6 trees on the concatenated features",
+            make_pipeline(
+                _encoders(all3, kind="features"),
+                SimpleImputer(add_indicator=True, keep_empty_features=True),
+                ensemble.MultimodalAdaBoostClassifier(
+                    DecisionTreeClassifier(max_depth=6, random_state=seed),
+                    n_estimators=60,
+                    random_state=seed,
+                ),
+            ),
+        ),
+    ]
     return rows
 
 
@@ -258,7 +296,7 @@ def run_demo(
     from skmm.datasets import make_multimodal_digits
 
     n_samples = n_samples or (300 if quick else 900)
-    cv = cv or (3 if quick else 5)
+    cv = cv or 3
     start = time.perf_counter()
     X, y = make_multimodal_digits(
         n_samples=n_samples, missing_rate=missing_rate, random_state=seed

@@ -193,6 +193,17 @@ def test_encoder_bad_input_errors():
         _encoder().fit(X, y[:3])
 
 
+def test_encoder_transform_with_a_modality_missing_for_the_whole_batch():
+    X, y = _table(30)
+    enc = _encoder().fit(X, y)
+    batch = X.iloc[:2].copy()
+    batch["text"] = None
+    Xt = enc.transform(batch)
+    assert Xt.shape == (2, len(enc.feature_names_out_))
+    assert Xt.filter(like="text__").isna().all(axis=None)
+    assert not Xt.filter(like="size__").isna().any(axis=None)
+
+
 def test_encoder_params_route_to_encoders():
     enc = _encoder()
     assert "text__ngram_range" in enc.get_params()

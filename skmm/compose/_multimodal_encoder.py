@@ -276,7 +276,11 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         self._check_input(table)
         active = [(n, e, c) for n, e, c in self.encoders_ if not _is_drop(e)]
         blocks = self._run(
-            _transform_one, [(name, enc, col, table) for name, enc, col in active]
+            _transform_one,
+            [
+                (name, enc, col, table, self.modalities_[name].size)
+                for name, enc, col in active
+            ],
         )
         for (name, _, _), block in zip(active, blocks):
             expected = self.modalities_[name].size
@@ -421,7 +425,7 @@ def _feature_names(enc, name, col, width):
     return [f"f{j}" for j in range(width)]
 
 
-def _encode(name, enc, col, table, y, fit, verbose):
+def _encode(name, enc, col, table, y, fit, verbose, width=None):
     start = time.perf_counter()
     n = table.shape[0]
     data = get_column(table, col)
@@ -430,10 +434,12 @@ def _encode(name, enc, col, table, y, fit, verbose):
         present = np.flatnonzero(~mask)
         rate = float(mask.mean())
         if present.size == 0:
-            raise ValueError(
-                f"Modality {name!r} (column {col!r}) is missing for every sample; "
-                + ("nothing to fit on." if fit else "nothing to encode.")
-            )
+            if fit:
+                raise ValueError(
+                    f"Modality {name!r} (column {col!r}) is missing for every "
+                    "sample; nothing to fit on."
+                )
+            return np.full((n, width), np.nan, dtype=np.float32), rate
         cells = [data[i] for i in present]
         if isinstance(enc, str):
             Xt = _passthrough(cells, name, present)
@@ -467,5 +473,5 @@ def _fit_transform_one(name, enc, col, table, y, verbose=False):
     return enc, block, _feature_names(enc, name, col, block.shape[1]), rate
 
 
-def _transform_one(name, enc, col, table, verbose=False):
-    return _encode(name, enc, col, table, None, False, verbose)[0]
+def _transform_one(name, enc, col, table, width, verbose=False):
+    return _encode(name, enc, col, table, None, False, verbose, width)[0]

@@ -1,0 +1,487 @@
+"""SAMME boosting over pipelines, fusion networks and per-modality experts."""
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import clone
+from sklearn.ensemble import AdaBoostClassifier
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils import check_random_state
+from sklearn.utils._tags import get_tags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+
+from skmm.ensemble._common import (
+    RAW,
+    ExpertParamsMixin,
+    ModalityExpert,
+    check_ensemble_input,
+    check_experts,
+    check_modality,
+    check_target,
+    fit_weighted,
+)
+from skmm.ensemble._compat import (
+    HasMethods,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+    _raise_for_unsupported_routing,
+    _set_random_states,
+)
+from skmm.exceptions import InvalidSampleError
+
+__all__ = ["MultimodalAdaBoostClassifier"]
+
+MAX_INT = np.iinfo(np.int32).max
+
+#: scikit-learn common checks expected to fail, with their reason.
+_EXPECTED_FAILED_CHECKS = dict.fromkeys(
+    (
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    ),
+    "Boosting reweights samples round after round; sample_weight is not "
+    "equivalent to removing/repeating samples (as for scikit-learn's "
+    "AdaBoostClassifier).",
+)
+
+
+def _constraints():
+    constraints = copy.deepcopy(AdaBoostClassifier._parameter_constraints)
+    constraints.update(
+        estimator=[HasMethods(["fit", "predict"]), None],
+        experts=[dict, None],
+        modalities=[dict, None],
+        weighting=[StrOptions({"auto", "resample"})],
+        n_jobs=[None, numbers.Integral],
+    )
+    return constraints
+
+
+class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
+    """AdaBoost (SAMME) over pipelines, fusion networks and modality experts.
+
+    :class:`~sklearn.ensemble.AdaBoostClassifier` needs a base estimator whose
+    ``fit`` signature has ``sample_weight``, so it rejects a ``Pipeline``, and it
+    converts a DataFrame into an array. This subclass keeps raw tables and
+    column names, routes the boosting weights to a pipeline's final step (or
+    resamples when no step takes weights), and can boost a set of per-modality
+    experts: each round fits every expert on the weighted data and keeps the
+    one with the lowest weighted error.
+
+    Parameters
+    ----------
+    estimator : object, default=None
+        The multimodal base estimator: a ``Pipeline(MultimodalEncoder, ...)``
+        for raw tables, a fusion network or any classifier for encoded
+        matrices. ``None`` means a decision stump, unless ``experts`` are given
+        (then only the experts compete). With ``experts``, a given
+        ``estimator`` competes with them in every round.
+    n_estimators : int, default=50
+        Maximum number of boosting rounds.
+    learning_rate : float, default=1.0
+        Shrinks the weight of each round's member.
+    experts : dict of str to estimator, default=None
+        Per-modality experts ``{modality: estimator}``. Each is wrapped with its
+        column selection automatically: it sees only its modality (the block
+        of an encoded matrix, or the raw column as a 1-D list of cells, e.g.
+        ``make_pipeline(TfidfVectorizer(), LogisticRegression())`` for text;
+        an expert containing a :class:`~skmm.compose.MultimodalEncoder` gets
+        the one-modality sub-table instead) and only the samples where that
+        modality is present. An expert may be
+        set to ``"drop"``. Tunable as ``experts__{modality}__{param}``.
+    modalities : dict, default=None
+        Explicit layout ``{modality name: columns}`` (see
+        :func:`~skmm.utils.resolve_modalities` for encoded matrices,
+        :func:`~skmm.utils.resolve_table_modalities` for raw tables).
+    weighting : {"auto", "resample"}, default="auto"
+        How a member receives the boosting weights. ``"auto"``: as
+        ``sample_weight`` when its ``fit`` takes it, as
+        ``{last_step}__sample_weight`` for a pipeline whose final step takes
+        it, otherwise by a weighted bootstrap of the rows (seeded).
+        ``"resample"``: always the weighted bootstrap (useful for networks
+        trained by minibatch SGD, where weights and repetition differ).
+    n_jobs : int, default=None
+        Candidates (experts, and the multimodal ``estimator``) fitted in
+        parallel within each round (joblib); rounds are sequential by nature.
+        The results equal those of ``n_jobs=1``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every round: the members' ``random_state`` parameters (nested
+        ones too) and the weighted bootstraps.
+
+    Attributes
+    ----------
+    estimator_ : estimator or None
+        The multimodal base estimator (None when only experts compete).
+    estimators_ : list of estimators
+        The members kept, one per round. Expert members are wrappers whose
+        ``estimator_`` is the fitted expert.
+    estimators_modalities_ : list of str or None
+        For each member, the modality of the expert picked in that round, or
+        None for the multimodal ``estimator``.
+    estimator_weights_ : ndarray of shape (n_estimators,)
+        SAMME weight of each round.
+    estimator_errors_ : ndarray of shape (n_estimators,)
+        Weighted training error of each round's member (abstentions count as
+        errors, see Notes).
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_classes_ : int
+        The number of classes.
+    modalities_ : dict
+        Modality layout of ``X``.
+    n_features_in_ : int
+        Number of columns of ``X`` seen in fit.
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` seen in fit (when they are all strings).
+
+    See Also
+    --------
+    sklearn.ensemble.AdaBoostClassifier : The parent class.
+    ModalityStackingClassifier : Per-modality experts combined by stacking.
+
+    Notes
+    -----
+    ``y`` is encoded once (``classes_``); members are fitted on the codes, so a
+    weighted bootstrap that lacks a class cannot shift the class order. The
+    weights handed to a member are rescaled to average 1 (the boosting
+    distribution is unchanged), so that a regularised member (e.g. a logistic
+    regression) keeps the effective regularisation of an unweighted fit.
+
+    An expert abstains on the samples whose modality is missing. In training
+    such a sample counts as misclassified by that expert (the weighted error is
+    an upper bound, and the sample's weight grows so that later rounds favour
+    experts that can see it); at predict time an abstaining member adds nothing
+    to the sample's decision, which is normalised by the weights of the members
+    that did vote. A sample for which no member votes raises
+    :class:`~skmm.exceptions.InvalidSampleError`. Ties between experts go to the
+    first in ``experts`` order (the multimodal ``estimator`` last).
+
+    References
+    ----------
+    .. [1] J. Zhu, H. Zou, S. Rosset, T. Hastie, "Multi-class AdaBoost",
+           Statistics and its Interface, 2(3), 349-360, 2009.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> from skmm.ensemble import MultimodalAdaBoostClassifier
+    >>> X, y = make_multimodal_classification(n_samples=150, random_state=0)
+    >>> expert = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> boost = MultimodalAdaBoostClassifier(
+    ...     experts={"text": expert, "image": expert, "audio": expert},
+    ...     n_estimators=6, random_state=0).fit(X, y)
+    >>> boost.estimators_modalities_
+    ['image', 'image', 'text', 'image', 'text', 'image']
+    >>> round(float(boost.score(X, y)), 2)
+    0.97
+    """
+
+    _parameter_constraints = _constraints()
+    _EXPECTED_FAILED_CHECKS = _EXPECTED_FAILED_CHECKS
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_estimators=50,
+        learning_rate=1.0,
+        experts=None,
+        modalities=None,
+        weighting="auto",
+        n_jobs=None,
+        random_state=None,
+    ):
+        super().__init__(
+            estimator=estimator,
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            random_state=random_state,
+        )
+        self.experts = experts
+        self.modalities = modalities
+        self.weighting = weighting
+        self.n_jobs = n_jobs
+
+    # -- validation -------------------------------------------------------------
+    def _check_X(self, X):
+        return check_ensemble_input(
+            self, X, reset=False, modalities=self.modalities
+        ).full()
+
+    def _validate_estimator(self):
+        """Set ``estimator_`` and the candidates each round chooses from."""
+        experts = [] if self.experts is None else check_experts(self.experts)
+        if self.experts is not None and not experts and self.estimator is None:
+            raise ValueError("Every expert is 'drop' and no estimator is given.")
+        if self.estimator is not None:
+            self.estimator_ = self.estimator
+        elif experts:
+            self.estimator_ = None
+        else:
+            if self._input_kind == RAW:
+                raise ValueError(
+                    "X is a raw multimodal table; pass an estimator that encodes it "
+                    "(e.g. make_pipeline(MultimodalEncoder([...]), "
+                    "LogisticRegression())) or per-modality experts."
+                )
+            self.estimator_ = DecisionTreeClassifier(max_depth=1)
+        candidates = []
+        for name, est in experts:
+            check_modality(name, self.modalities_, "expert")
+            candidates.append(
+                (
+                    name,
+                    ModalityExpert(
+                        est, name, modalities=self.modalities, kind=self._input_kind
+                    ),
+                )
+            )
+        if self.estimator_ is not None:
+            candidates.append((None, self.estimator_))
+        self._candidates = candidates
+
+    # -- fit ----------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Build the boosted ensemble from the training set (X, y).
+
+        Parameters
+        ----------
+        X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
+            A raw multimodal table or an encoded numeric matrix.
+        y : array-like of shape (n_samples,)
+            The class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Initial sample weights (uniform by default).
+
+        Returns
+        -------
+        self : MultimodalAdaBoostClassifier
+        """
+        _raise_for_unsupported_routing(self, "fit", sample_weight=sample_weight)
+        inp = check_ensemble_input(self, X, reset=True, modalities=self.modalities)
+        y = check_target(self, y, multi_output=False)
+        check_consistent_length(inp.data, y)
+        check_classification_targets(y)
+        self.classes_, y = np.unique(y, return_inverse=True)
+        self.n_classes_ = len(self.classes_)
+        sample_weight = _check_sample_weight(
+            sample_weight,
+            inp.data,
+            dtype=np.float64,
+            copy=True,
+            ensure_non_negative=True,
+        )
+        sample_weight /= sample_weight.sum()
+        self._validate_estimator()
+        self.estimators_ = []
+        self.estimators_modalities_ = []
+        self.estimator_weights_ = np.zeros(self.n_estimators, dtype=np.float64)
+        self.estimator_errors_ = np.ones(self.n_estimators, dtype=np.float64)
+        random_state = check_random_state(self.random_state)
+        epsilon = np.finfo(sample_weight.dtype).eps
+        zero_weight_mask = sample_weight == 0.0
+        for iboost in range(self.n_estimators):
+            sample_weight = np.clip(sample_weight, a_min=epsilon, a_max=None)
+            sample_weight[zero_weight_mask] = 0.0
+            sample_weight, estimator_weight, estimator_error = self._boost(
+                iboost, inp, y, sample_weight, random_state
+            )
+            if sample_weight is None:
+                break
+            self.estimator_weights_[iboost] = estimator_weight
+            self.estimator_errors_[iboost] = estimator_error
+            if estimator_error == 0:
+                break
+            sample_weight_sum = np.sum(sample_weight)
+            if not np.isfinite(sample_weight_sum):
+                warnings.warn(
+                    "Sample weights have reached infinite values, at iteration "
+                    f"{iboost}, causing overflow. Iterations stopped. Try lowering "
+                    "the learning rate.",
+                    stacklevel=2,
+                )
+                break
+            if sample_weight_sum <= 0:
+                break
+            if iboost < self.n_estimators - 1:
+                sample_weight /= sample_weight_sum
+        return self
+
+    def _boost(self, iboost, X, y, sample_weight, random_state):
+        """One SAMME round over the candidates; keep the lowest weighted error."""
+        inp = X
+        seed = random_state.randint(MAX_INT)
+        n = sample_weight.shape[0]
+        member_weight = sample_weight * (n / sample_weight.sum())
+        X_full = inp.full()
+        resample = self.weighting == "resample"
+        n_jobs = min(effective_n_jobs(self.n_jobs), len(self._candidates))
+        fitted = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_candidate)(template, X_full, y, member_weight, seed, resample)
+            for _, template in self._candidates
+        )
+        best = None
+        for (label, _), (estimator, pred) in zip(self._candidates, fitted):
+            incorrect = pred != y  # an abstention (-1) counts as an error
+            error = float(np.average(incorrect, weights=sample_weight))
+            if best is None or error < best[0]:
+                best = (error, estimator, label, incorrect)
+        estimator_error, estimator, label, incorrect = best
+        self.estimators_.append(estimator)
+        self.estimators_modalities_.append(label)
+        if estimator_error <= 0:
+            return sample_weight, 1.0, 0.0
+        n_classes = self.n_classes_
+        if estimator_error >= 1.0 - (1.0 / n_classes):
+            self.estimators_.pop(-1)
+            self.estimators_modalities_.pop(-1)
+            if len(self.estimators_) == 0:
+                raise ValueError(
+                    "BaseClassifier in AdaBoostClassifier ensemble is worse than "
+                    f"random (weighted error {estimator_error:.3f} of the best "
+                    "candidate), ensemble can not be fit."
+                )
+            return None, None, None
+        estimator_weight = self.learning_rate * (
+            np.log((1.0 - estimator_error) / estimator_error) + np.log(n_classes - 1.0)
+        )
+        if not iboost == self.n_estimators - 1:
+            with np.errstate(divide="ignore"):  # log(0) for zero weights stays 0
+                sample_weight = np.exp(
+                    np.log(sample_weight)
+                    + estimator_weight * incorrect * (sample_weight > 0)
+                )
+        return sample_weight, estimator_weight, estimator_error
+
+    # -- predict --------------------------------------------------------------
+    def _votes(self, X):
+        """Per member: encoded predictions, -1 where the member abstains."""
+        check_is_fitted(self)
+        X_full = check_ensemble_input(
+            self, X, reset=False, modalities=self.modalities
+        ).full()
+        return [_member_predict(est, X_full) for est in self.estimators_]
+
+    def _decisions(self, X):
+        """Yield the SAMME decision after each round (normalised per sample)."""
+        votes = self._votes(X)
+        n_classes = self.n_classes_
+        weights = self.estimator_weights_[: len(votes)]
+        voted = np.zeros(votes[0].shape[0], dtype=bool) if votes else None
+        for pred in votes:
+            voted |= pred >= 0
+        if votes and not voted.all():
+            i = int(np.flatnonzero(~voted)[0])
+            raise InvalidSampleError(
+                "every boosted member abstains: the modalities of the experts kept "
+                f"({sorted({m for m in self.estimators_modalities_ if m})}) are all "
+                "missing",
+                index=i,
+            )
+        classes = np.arange(n_classes)
+        total = np.zeros((votes[0].shape[0], n_classes))
+        norm = np.zeros(votes[0].shape[0])
+        for pred, w in zip(votes, weights):
+            present = pred >= 0
+            contribution = np.where(
+                pred[:, np.newaxis] == classes, w, -1 / (n_classes - 1) * w
+            )
+            contribution[~present] = 0.0
+            total += contribution
+            norm += w * present
+            with np.errstate(invalid="ignore", divide="ignore"):
+                decision = np.where(
+                    norm[:, np.newaxis] > 0, total / norm[:, np.newaxis], 0.0
+                )
+            if n_classes == 2:
+                decision[:, 0] *= -1
+                yield decision.sum(axis=1)
+            else:
+                yield decision
+
+    def decision_function(self, X):
+        """Weighted SAMME decision of the members that vote for each sample.
+
+        Parameters
+        ----------
+        X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
+            The same kind of input as in fit; missing modalities allowed.
+
+        Returns
+        -------
+        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Binary problems give one column (positive means ``classes_[1]``).
+        """
+        check_is_fitted(self)
+        if self.n_classes_ == 1:
+            n = check_ensemble_input(
+                self, X, reset=False, modalities=self.modalities
+            ).n_samples
+            return np.zeros((n, 1))
+        decision = None
+        for decision in self._decisions(X):
+            pass
+        return decision
+
+    def staged_decision_function(self, X):
+        """Decision function after each boosting round.
+
+        A sample that no member has voted for yet gets 0 (no evidence).
+
+        Parameters
+        ----------
+        X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
+            The same kind of input as in fit.
+
+        Yields
+        ------
+        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        yield from self._decisions(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            members = []
+            if self.experts:
+                members += [e for e in self.experts.values() if not isinstance(e, str)]
+            if self.estimator is not None:
+                members.append(self.estimator)
+            elif not members:
+                members.append(DecisionTreeClassifier(max_depth=1))
+            tags.input_tags.allow_nan = all(
+                get_tags(m).input_tags.allow_nan for m in members
+            )
+        except Exception:  # invalid parameters fail at fit with a clear message
+            pass
+        return tags
+
+
+def _fit_candidate(template, X, y, sample_weight, seed, resample):
+    """Fit one round's candidate; return it with its encoded predictions."""
+    estimator = clone(template)
+    _set_random_states(estimator, seed)
+    fit_weighted(estimator, X, y, sample_weight, random_state=seed, resample=resample)
+    return estimator, _member_predict(estimator, X)
+
+
+def _member_predict(estimator, X):
+    """Encoded predictions of a member; -1 where an expert abstains."""
+    if isinstance(estimator, ModalityExpert):
+        out, present = estimator.predict_present(X, "predict")
+        pred = np.full(present.shape[0], -1, dtype=np.intp)
+        if out is not None:
+            pred[present] = out
+        return pred
+    return np.asarray(estimator.predict(X), dtype=np.intp)
