@@ -23,12 +23,10 @@ import numbers
 import os
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import gen_batches
 
-from skmm.encoders._base import BaseRawEncoder, bad_cell, load_cells
+from skmm.encoders._base import BaseRawEncoder, BaseRawLoader, bad_cell
 from skmm.exceptions import InvalidSampleError
-from skmm.utils._contract import check_raw_column, describe_cell, missing_mask
+from skmm.utils._contract import describe_cell
 from skmm.utils._layout import grid_feature_names
 
 __all__ = [
@@ -282,7 +280,7 @@ def _fix_length(y, n, crop):
 # --------------------------------------------------------------------------------
 # AudioLoader
 # --------------------------------------------------------------------------------
-class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class AudioLoader(BaseRawLoader):
     """Decode a raw audio column into float32 waveforms at a fixed sample rate.
 
     A stateless first step for pipelines that work on waveforms (custom feature
@@ -359,42 +357,9 @@ class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         )
         _check_option("errors", self.errors, ("raise", "missing"), name)
 
-    def fit(self, X, y=None):
-        """Validate the parameters and the column; nothing is learned.
-
-        Parameters
-        ----------
-        X : sequence of shape (n_samples,)
-            Raw audio cells.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : AudioLoader
-        """
+    def _loader(self):
         self._check_params()
-        check_raw_column(X, estimator=self)
-        return self
-
-    def transform(self, X):
-        """Decode every cell.
-
-        Parameters
-        ----------
-        X : sequence of shape (n_samples,)
-            Raw audio cells; None/NaN cells are missing.
-
-        Returns
-        -------
-        waveforms : list of length n_samples
-            float32 arrays (1-D, or 2-D with ``mono=False``), and ``None`` for
-            missing cells (and for undecodable ones with ``errors="missing"``).
-        """
-        self._check_params()
-        cells = check_raw_column(X, estimator=self)
-        present = np.flatnonzero(~missing_mask(cells))
-        load = functools.partial(
+        return functools.partial(
             load_audio,
             sr=self.sr,
             mono=self.mono,
@@ -402,63 +367,6 @@ class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             crop=self.crop,
             silence=self.silence,
         )
-        out = [None] * len(cells)
-        failed = []
-        batch_size = 256 if self.verbose else max(1, present.size)
-        batches = list(gen_batches(present.size, batch_size))
-        if self.verbose and len(batches) > 1:
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, desc=type(self).__name__, unit="batch")
-        for batch in batches:
-            idx = present[batch]
-            items = load_cells(
-                load,
-                [cells[i] for i in idx],
-                idx,
-                n_jobs=self.n_jobs,
-                errors=self.errors,
-            )
-            for i, item in zip(idx, items):
-                if isinstance(item, InvalidSampleError):
-                    failed.append(item)
-                else:
-                    out[i] = item
-        if failed:
-            import warnings
-
-            shown = "; ".join(str(e) for e in failed[:3])
-            warnings.warn(
-                f"{type(self).__name__}: {len(failed)} sample(s) could not be "
-                f"decoded and are treated as missing (errors='missing'): {shown}",
-                UserWarning,
-                stacklevel=2,
-            )
-        return out
-
-    def set_output(self, *, transform=None):
-        """No-op: the output is a list of waveforms, never a DataFrame.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"} or None
-            Ignored.
-
-        Returns
-        -------
-        self : AudioLoader
-        """
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.one_d_array = True
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
 
 
 # --------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._contract import check_raw_column, describe_cell, missing_mask
 
-__all__ = ["BaseRawEncoder", "load_cells"]
+__all__ = ["BaseRawEncoder", "BaseRawLoader", "load_cells", "warn_undecodable"]
 
 
 def _load_one(load, cell, index):
@@ -272,13 +272,7 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         failed = [item for item in items if isinstance(item, InvalidSampleError)]
         if not failed:
             return items, np.asarray(indices)
-        shown = "; ".join(str(e) for e in failed[:3])
-        warnings.warn(
-            f"{type(self).__name__}: {len(failed)} sample(s) could not be decoded "
-            f"and are treated as missing (errors='missing'): {shown}",
-            UserWarning,
-            stacklevel=3,
-        )
+        warn_undecodable(self, failed, stacklevel=4)
         keep = [k for k, item in enumerate(items) if not isinstance(item, Exception)]
         return [items[k] for k in keep], np.asarray(indices)[keep]
 
@@ -298,6 +292,129 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
 
 def _identity(cell):
     return cell
+
+
+def warn_undecodable(estimator, failed, stacklevel=3):
+    """Warn that ``failed`` cells (InvalidSampleError) are treated as missing."""
+    shown = "; ".join(str(e) for e in failed[:3])
+    warnings.warn(
+        f"{type(estimator).__name__}: {len(failed)} sample(s) could not be decoded "
+        f"and are treated as missing (errors='missing'): {shown}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Base class of the stateless loaders (raw column -> list of decoded items).
+
+    A loader decodes each present cell with ``self._loader()`` (a picklable
+    ``load(cell) -> item``), in batches and optionally in parallel (``n_jobs``);
+    missing cells give ``None``. Its output is a list, so it opts out of
+    ``set_output`` wrapping. Subclasses define ``_loader`` (validating their
+    parameters there) and accept ``n_jobs``, ``verbose`` and ``errors``.
+    """
+
+    _modality = None
+    _parallel_prefer = "threads"
+    _batch_size = 256
+
+    def _loader(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_errors(self):
+        if self.errors not in ("raise", "missing"):
+            raise ValueError(
+                f"errors must be 'raise' or 'missing'; got {self.errors!r}."
+            )
+
+    def fit(self, X, y=None):
+        """Validate the parameters and the column; nothing is learned.
+
+        Parameters
+        ----------
+        X : sequence of shape (n_samples,)
+            Raw cells (not decoded here).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The loader.
+        """
+        self._check_errors()
+        self._loader()
+        check_raw_column(X, estimator=self)
+        return self
+
+    def transform(self, X):
+        """Decode every present cell.
+
+        Parameters
+        ----------
+        X : sequence of shape (n_samples,)
+            Raw cells; None/NaN cells are missing.
+
+        Returns
+        -------
+        items : list of length n_samples
+            Decoded items, and ``None`` for missing cells (and, with
+            ``errors="missing"``, for cells that could not be decoded).
+        """
+        self._check_errors()
+        load = self._loader()
+        cells = check_raw_column(X, estimator=self)
+        out = [None] * len(cells)
+        present = np.flatnonzero(~missing_mask(cells))
+        batches = list(gen_batches(present.size, self._batch_size))
+        if self.verbose and len(batches) > 1:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc=type(self).__name__, unit="batch")
+        failed = []
+        for batch in batches:
+            indices = present[batch]
+            items = load_cells(
+                load,
+                [cells[i] for i in indices],
+                indices,
+                n_jobs=self.n_jobs,
+                errors=self.errors,
+                prefer=self._parallel_prefer,
+            )
+            for index, item in zip(indices, items):
+                if isinstance(item, InvalidSampleError):
+                    failed.append(item)
+                else:
+                    out[index] = item
+        if failed:
+            warn_undecodable(self, failed)
+        return out
+
+    def set_output(self, *, transform=None):
+        """No-op: the output is a list of decoded items, never a DataFrame.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
 
 
 def bad_cell(message, cell, source=None):

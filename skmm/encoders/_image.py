@@ -8,21 +8,17 @@ validated and normalised the same way everywhere.
 import functools
 import numbers
 import os
-import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 
-from skmm.encoders._base import BaseRawEncoder, load_cells
+from skmm.encoders._base import BaseRawEncoder, BaseRawLoader
 from skmm.encoders._image_io import (
     check_image_params,
     decode_image,
     decode_image_array,
 )
-from skmm.exceptions import InvalidSampleError
 from skmm.utils._cache import file_sha256, get_resource
-from skmm.utils._contract import check_raw_column, missing_mask
 from skmm.utils._layout import grid_feature_names
 from skmm.utils._torch import resolve_device, torch_threads
 
@@ -53,7 +49,7 @@ def _check_errors_and_jobs(estimator):
 # =====================================================================================
 # ImageLoader
 # =====================================================================================
-class ImageLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class ImageLoader(BaseRawLoader):
     """Decode image cells into normalised uint8 arrays.
 
     A stateless transformer: each present cell (a path, a PIL image or an array)
@@ -128,7 +124,7 @@ class ImageLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.verbose = verbose
         self.errors = errors
 
-    def _decoder(self):
+    def _loader(self):
         size = check_image_params(self.mode, self.size, self.resample, self.max_pixels)
         _check_errors_and_jobs(self)
         return functools.partial(
@@ -138,98 +134,6 @@ class ImageLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             resample=self.resample,
             max_pixels=self.max_pixels,
         )
-
-    def fit(self, X, y=None):
-        """Validate the parameters and the column; the loader learns nothing.
-
-        Parameters
-        ----------
-        X : sequence of shape (n_samples,)
-            Image cells (not decoded here).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The loader.
-        """
-        self._decoder()
-        check_raw_column(X, estimator=self)
-        return self
-
-    def transform(self, X):
-        """Decode image cells.
-
-        Parameters
-        ----------
-        X : sequence of shape (n_samples,)
-            Paths, PIL images or arrays; None/NaN cells are missing.
-
-        Returns
-        -------
-        images : list of length n_samples
-            uint8 arrays of shape ``(H, W, 3)`` (``mode="RGB"``) or ``(H, W)``
-            (``mode="L"``); None for missing cells (and, with
-            ``errors="missing"``, for cells that could not be decoded).
-        """
-        decoder = self._decoder()
-        cells = check_raw_column(X, estimator=self)
-        out = [None] * len(cells)
-        present = np.flatnonzero(~missing_mask(cells))
-        chunks = list(gen_batches(present.size, 256))
-        if self.verbose and len(chunks) > 1:
-            from tqdm.auto import tqdm
-
-            chunks = tqdm(chunks, desc=type(self).__name__, unit="batch")
-        failed = []
-        for chunk in chunks:
-            indices = present[chunk]
-            items = load_cells(
-                decoder,
-                [cells[i] for i in indices],
-                indices,
-                n_jobs=self.n_jobs,
-                errors=self.errors,
-            )
-            for index, item in zip(indices, items):
-                if isinstance(item, InvalidSampleError):
-                    failed.append(item)
-                else:
-                    out[index] = item
-        if failed:
-            shown = "; ".join(str(e) for e in failed[:3])
-            warnings.warn(
-                f"{type(self).__name__}: {len(failed)} sample(s) could not be "
-                f"decoded and are treated as missing (errors='missing'): {shown}",
-                UserWarning,
-                stacklevel=2,
-            )
-        return out
-
-    def set_output(self, *, transform=None):
-        """No-op: the loader returns a list of arrays, which has no container.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"}, default=None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.one_d_array = True
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
 
 
 # =====================================================================================
