@@ -280,3 +280,42 @@ def test_set_output_and_index_preserved():
     pipe = Pipeline([("enc", _encoder()), ("clf", LogisticRegression())])
     pipe.set_output(transform="pandas").fit(X, y)
     assert pipe[:-1].transform(X).columns[0].startswith("text__")
+
+
+def test_encoded_matrix_inside_sklearn_adaboost_with_explicit_modalities():
+    """sklearn's AdaBoost strips names: the layout is passed with modalities=.
+
+    (It also rejects NaN, hence missing modalities: MultimodalAdaBoostClassifier
+    takes them, see below.)
+    """
+    from sklearn.ensemble import AdaBoostClassifier
+
+    from skmm.fusion import FusionClassifier
+
+    X, y = make_multimodal_classification(200, random_state=0)
+    layout = {m: slice(16 * k, 16 * (k + 1)) for k, m in enumerate(["t", "i", "a"])}
+    net = FusionClassifier(
+        "late", modalities=layout, hidden_size=16, max_epochs=15, random_state=0
+    )
+    boost = AdaBoostClassifier(net, n_estimators=3, random_state=0)
+    boost.fit(X[:150], y[:150])
+    assert list(boost.estimators_[0].modalities_) == ["t", "i", "a"]
+    assert boost.score(X[150:], y[150:]) > 0.6
+    restored = pickle.loads(pickle.dumps(boost))
+    np.testing.assert_array_equal(restored.predict(X), boost.predict(X))
+
+
+def test_raw_dataframe_inside_multimodal_adaboost():
+    """sklearn's AdaBoost rejects a Pipeline; skmm's routes weights to its end."""
+    from skmm.ensemble import MultimodalAdaBoostClassifier
+
+    X, y = _table(160, missing=0.2)
+    boost = MultimodalAdaBoostClassifier(
+        make_pipeline(
+            _encoder(),
+            HistGradientBoostingClassifier(max_iter=20, random_state=0),
+        ),
+        n_estimators=3,
+        random_state=0,
+    ).fit(X, y)
+    assert boost.score(X, y) > 0.8
