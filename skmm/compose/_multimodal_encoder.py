@@ -1,5 +1,6 @@
 """MultimodalEncoder: a raw multimodal table -> named modality blocks."""
 
+import contextlib
 import numbers
 import time
 
@@ -444,11 +445,9 @@ def _encode(name, enc, col, table, y, fit, verbose, width=None):
         if isinstance(enc, str):
             Xt = _passthrough(cells, name, present)
         else:
-            if fit:
-                y_sub = None if y is None else np.asarray(y)[present]
-                Xt = enc.fit_transform(cells, y_sub)
-            else:
-                Xt = enc.transform(cells)
+            y_sub = None if (y is None or not fit) else np.asarray(y)[present]
+            with _samples_of(name, present):
+                Xt = enc.fit_transform(cells, y_sub) if fit else enc.transform(cells)
         part = _as_block(Xt, name, present.size)
         block = np.full((n, part.shape[1]), np.nan, dtype=np.float32)
         block[present] = part
@@ -465,6 +464,24 @@ def _encode(name, enc, col, table, y, fit, verbose, width=None):
             f"[MultimodalEncoder] {name:<12} {block.shape[1]:>6} features  {took:.2f}s"
         )
     return block, rate
+
+
+@contextlib.contextmanager
+def _samples_of(name, present):
+    """Re-raise an encoder's InvalidSampleError with table row and column.
+
+    An encoder sees only the present cells, so its sample index counts those;
+    map it back to the row of the table, and name the modality.
+    """
+    try:
+        yield
+    except InvalidSampleError as exc:
+        index = exc.index
+        if index is not None and 0 <= index < len(present):
+            index = int(present[index])
+        raise InvalidSampleError(
+            exc.reason, index=index, source=exc.source, column=exc.column or name
+        ) from exc
 
 
 def _fit_transform_one(name, enc, col, table, y, verbose=False):
