@@ -238,11 +238,14 @@ def list_pipelines(*, quick=False):
 
 
 def _table(results):
-    header = f"{'pipeline':<22} {'kind':<9} {'accuracy':>17} {'fit time':>9}"
+    width = max(22, *(len(r["name"]) for r in results))
+    header = f"{'pipeline':<{width}} {'kind':<9} {'accuracy':>17} {'fit time':>9}"
     lines = [header, "-" * len(header)]
     for r in sorted(results, key=lambda r: -r["mean"]):
         acc = f"{r['mean']:.3f} +- {r['std']:.3f}"
-        lines.append(f"{r['name']:<22} {r['kind']:<9} {acc:>17} {r['fit_time']:>8.1f}s")
+        lines.append(
+            f"{r['name']:<{width}} {r['kind']:<9} {acc:>17} {r['fit_time']:>8.1f}s"
+        )
     return "\n".join(lines)
 
 
