@@ -143,7 +143,7 @@ def build_pipelines(*, quick=False, seed=0):
     if quick:
         rows = [r for r in rows if r[0] not in ("text: gru", "audio: cnn")]
     fusions = (
-        ("early", "late", "attention")
+        ("early", "attention")
         if quick
         else (
             "early",
