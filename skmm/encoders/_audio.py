@@ -1110,7 +1110,7 @@ class TransformerAudioEncoder(BaseRawEncoder):
     def _encode_batch(self, items):
         import torch
 
-        from skmm.utils._torch import torch_threads
+        from skmm.utils._torch import masked_mean, torch_threads
 
         model, extractor = self._get_model()
         model.eval()
@@ -1145,11 +1145,12 @@ class TransformerAudioEncoder(BaseRawEncoder):
                 else:
                     hidden = model(values).last_hidden_state
                     frames = torch.ones(hidden.shape[:2], dtype=torch.bool)
-                frames = frames.to(hidden.device).unsqueeze(-1)
+                frames = frames.to(hidden.device)
                 if self.pooling == "mean":
-                    pooled = (hidden * frames).sum(1) / frames.sum(1).clamp(min=1)
+                    pooled = masked_mean(hidden, frames)
                 else:
-                    pooled = hidden.masked_fill(~frames, float("-inf")).amax(1)
+                    pooled = hidden.masked_fill(~frames.unsqueeze(-1), float("-inf"))
+                    pooled = pooled.amax(1)
                 if self.normalize:
                     pooled = torch.nn.functional.normalize(pooled, dim=-1)
                 out[group] = pooled.float().cpu().numpy()

@@ -27,7 +27,7 @@ from skmm.encoders._base import BaseRawEncoder, bad_cell
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._cache import get_resource
 from skmm.utils._layout import grid_feature_names
-from skmm.utils._torch import resolve_device, torch_threads
+from skmm.utils._torch import masked_mean, resolve_device, torch_threads
 
 __all__ = ["TokenSequenceEncoder", "TransformerTextEncoder"]
 
@@ -411,8 +411,7 @@ class TransformerTextEncoder(BaseRawEncoder):
             if self.pooling == "cls":
                 pooled = hidden[:, 0]
             else:
-                mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                pooled = masked_mean(hidden, inputs["attention_mask"].bool())
             if self.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
             return pooled.float().cpu().numpy()

@@ -45,7 +45,6 @@ __all__ = [
     "RecurrentBranch",
     "TransformerBranch",
     "make_branch",
-    "masked_mean",
 ]
 
 #: Built-in branch names.
@@ -55,12 +54,6 @@ SEQUENCE_BRANCHES = ("lstm", "gru", "transformer")
 
 #: Token id of padding positions and of unknown tokens (TokenSequenceEncoder).
 PAD_ID, UNKNOWN_ID = 0, 1
-
-
-def masked_mean(tokens, valid):
-    """Mean of ``tokens`` (n, T, d) over the positions where ``valid`` (n, T)."""
-    weight = valid.unsqueeze(-1).to(tokens.dtype)
-    return (tokens * weight).sum(1) / weight.sum(1).clamp_min(1.0)
 
 
 def _ensure_one_valid(valid):

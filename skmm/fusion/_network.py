@@ -22,10 +22,10 @@ from skmm.fusion._branches import (
     SEQUENCE_BRANCHES,
     UNKNOWN_ID,
     make_branch,
-    masked_mean,
 )
 from skmm.fusion._fusers import make_fusion
 from skmm.utils import infer_block_shape
+from skmm.utils._torch import masked_mean
 
 __all__ = [
     "BlockSpec",

@@ -3,7 +3,7 @@
 import contextlib
 import os
 
-__all__ = ["resolve_device", "torch_threads"]
+__all__ = ["masked_mean", "resolve_device", "torch_threads"]
 
 
 def resolve_device(device):
@@ -70,3 +70,21 @@ def torch_threads(n_threads=None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def masked_mean(tokens, valid):
+    """Mean of ``tokens`` (n, T, d) over the positions where ``valid`` (n, T).
+
+    The one masked mean of skmm: transformer pooling in the encoders and
+    sequence pooling in fusion branches. Rows without a valid position give 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.utils._torch import masked_mean
+    >>> tokens = torch.tensor([[[1.0], [3.0], [9.0]]])
+    >>> masked_mean(tokens, torch.tensor([[True, True, False]])).tolist()
+    [[2.0]]
+    """
+    weight = valid.unsqueeze(-1).to(tokens.dtype)
+    return (tokens * weight).sum(1) / weight.sum(1).clamp_min(1.0)
