@@ -10,7 +10,6 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import TransformerMixin, clone
 from sklearn.utils import Bunch
-from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from skmm.exceptions import InvalidSampleError
@@ -20,6 +19,7 @@ from skmm.utils._contract import (
     missing_mask,
     table_columns,
 )
+from skmm.utils._sklearn_compat import _BaseComposition
 
 __all__ = ["MultimodalEncoder"]
 

@@ -21,7 +21,8 @@ from skmm.ensemble._common import (
     drop_encoded_columns,
     fill_doc,
 )
-from skmm.ensemble._compat import (
+from skmm.exceptions import InvalidSampleError
+from skmm.utils._sklearn_compat import (
     Interval,
     RealNotInt,
     StrOptions,
@@ -38,7 +39,6 @@ from skmm.ensemble._compat import (
     get_routing_for_object,
     indices_to_mask,
 )
-from skmm.exceptions import InvalidSampleError
 
 __all__ = ["ModalityBaggingClassifier", "ModalityBaggingRegressor"]
 

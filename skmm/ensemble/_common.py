@@ -27,11 +27,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._tags import get_tags
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from skmm.ensemble._compat import _check_y, _routing_enabled, get_routing_for_object
 from skmm.exceptions import InvalidSampleError
 from skmm.utils import (
     as_table,
@@ -41,6 +39,12 @@ from skmm.utils import (
     resolve_table_modalities,
     table_columns,
     table_presence,
+)
+from skmm.utils._sklearn_compat import (
+    _check_y,
+    _routing_enabled,
+    _safe_indexing,
+    get_routing_for_object,
 )
 
 __all__ = [

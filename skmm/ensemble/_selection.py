@@ -14,7 +14,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from skmm.ensemble._common import align_proba, check_ensemble_input, check_target
-from skmm.ensemble._compat import (
+from skmm.utils._sklearn_compat import (
     Interval,
     StrOptions,
     _BaseHeterogeneousEnsemble,

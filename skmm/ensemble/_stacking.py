@@ -10,8 +10,7 @@ from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch, column_or_1d
-from sklearn.utils._tags import get_tags
+from sklearn.utils import Bunch, column_or_1d, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -31,7 +30,7 @@ from skmm.ensemble._common import (
     fill_doc,
     multimodal_encoder_paths,
 )
-from skmm.ensemble._compat import (
+from skmm.utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
     _fit_single_estimator,

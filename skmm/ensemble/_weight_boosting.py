@@ -9,8 +9,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils import check_random_state
-from sklearn.utils._tags import get_tags
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
@@ -25,7 +24,8 @@ from skmm.ensemble._common import (
     check_target,
     fit_weighted,
 )
-from skmm.ensemble._compat import (
+from skmm.exceptions import InvalidSampleError
+from skmm.utils._sklearn_compat import (
     HasMethods,
     StrOptions,
     _check_sample_weight,
@@ -33,7 +33,6 @@ from skmm.ensemble._compat import (
     _raise_for_unsupported_routing,
     _set_random_states,
 )
-from skmm.exceptions import InvalidSampleError
 
 __all__ = ["MultimodalAdaBoostClassifier"]
 

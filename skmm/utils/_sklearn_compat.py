@@ -1,8 +1,11 @@
-"""The private scikit-learn names skmm.ensemble relies on, imported in one place.
+"""The private scikit-learn names skmm relies on, imported in one place.
 
-The ensembles subclass scikit-learn's Bagging, AdaBoost and Stacking and reuse
-their machinery. Everything private they need is imported here, so that a
-scikit-learn release that moves one of these names breaks one module.
+Parameter validation (``_fit_context``, ``Interval``, ``StrOptions``...), the
+ensembles' reuse of scikit-learn's Bagging, AdaBoost and Stacking machinery and
+``MultimodalEncoder``'s composition base all need names that scikit-learn does
+not export publicly. Every such import lives in this module (and nowhere else
+in skmm), so that a scikit-learn release that moves one of them breaks one
+module, where a per-version fallback can be added.
 """
 
 from sklearn.base import _fit_context
@@ -13,6 +16,7 @@ from sklearn.ensemble._base import (
     _set_random_states,
 )
 from sklearn.ensemble._bootstrap import _get_n_samples_bootstrap
+from sklearn.utils import _safe_indexing
 from sklearn.utils._mask import indices_to_mask
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -28,6 +32,7 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     get_routing_for_object,
 )
+from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_method_params,
@@ -42,6 +47,7 @@ __all__ = [
     "Interval",
     "RealNotInt",
     "StrOptions",
+    "_BaseComposition",
     "_BaseHeterogeneousEnsemble",
     "_VisualBlock",
     "_check_feature_names_in",
@@ -58,6 +64,7 @@ __all__ = [
     "_raise_for_params",
     "_raise_for_unsupported_routing",
     "_routing_enabled",
+    "_safe_indexing",
     "_set_random_states",
     "get_routing_for_object",
     "indices_to_mask",
