@@ -20,6 +20,7 @@ from skmm.fusion._network import (
     make_block_specs,
     network_inputs,
 )
+from skmm.fusion._pretrained import PretrainedBranch
 from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
@@ -85,7 +86,7 @@ class _BaseFusion(BaseNetworkEstimator):
     _parameter_constraints = {
         **BaseNetworkEstimator._parameter_constraints,
         "fusion": [StrOptions(set(FUSIONS)), type],
-        "branches": [StrOptions(set(BRANCHES)), type, dict],
+        "branches": [StrOptions(set(BRANCHES)), type, PretrainedBranch, dict],
         "modalities": [dict, None],
         "block_shapes": [dict, None],
         "rank": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -260,13 +261,15 @@ _PARAMS_DOC = """
           sequence branches contribute their whole sequence as tokens.
         - an ``nn.Module`` class following the fusion interface documented in
           ``skmm.fusion._fusers``.
-    branches : str, nn.Module class or dict, default="mlp"
+    branches : str, nn.Module class, PretrainedBranch or dict, default="mlp"
         Per-modality network before fusion, for every modality or as
         ``{modality: branch}`` (others get ``"mlp"``): ``"mlp"``,
         ``"identity"``, ``"cnn"`` (a ``(C, H, W)`` or ``(H, W)`` grid),
         ``"lstm"``, ``"gru"``, ``"transformer"`` (``(T, F...)`` frames or a
-        1-D ``(L,)`` block of token ids), or an ``nn.Module`` class (interface
-        in ``skmm.fusion._branches``).
+        1-D ``(L,)`` block of token ids), an ``nn.Module`` class (interface
+        in ``skmm.fusion._branches``), or a
+        :class:`~skmm.fusion.PretrainedBranch` fine-tuning a pretrained text,
+        image or audio backbone (loaded in ``fit``).
     modalities : dict, default=None
         Explicit layout ``{modality: columns}`` when the column names carry no
         ``"{modality}__"`` prefix; see :func:`skmm.utils.resolve_modalities`.

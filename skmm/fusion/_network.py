@@ -24,6 +24,7 @@ from skmm.fusion._branches import (
     make_branch,
 )
 from skmm.fusion._fusers import make_fusion
+from skmm.fusion._pretrained import PretrainedBranch, network_param_groups
 from skmm.utils import infer_block_shape
 from skmm.utils._torch import masked_mean
 
@@ -46,12 +47,15 @@ class BlockSpec:
         Modality name.
     columns : ndarray of int
         Positions of the block's columns in the encoded matrix.
-    branch : str or type
-        Branch name (see :mod:`skmm.fusion._branches`) or nn.Module class.
+    branch : str, type or PretrainedBranch
+        Branch name (see :mod:`skmm.fusion._branches`), nn.Module class or
+        pretrained-backbone spec.
     shape : tuple of int or None
         Grid shape of the block (product = block width), if known.
-    kind : {"float", "tokens"}
-        ``"tokens"``: integer token ids read by a sequence branch.
+    kind : {"float", "tokens", "raw"}
+        ``"tokens"``: integer token ids read by a sequence branch or a text
+        backbone. ``"raw"``: values passed unstandardized (pixels or waveforms
+        read by a pretrained backbone, which normalises them its own way).
     vocab_size : int or None
         Token embedding size (max id seen in training + 1) for token blocks.
     mean, scale : ndarray of shape (width,) or None
@@ -91,7 +95,7 @@ def _check_shape(name, shape, width):
 
 
 def _resolve_branches(branches, names):
-    if isinstance(branches, str) or isinstance(branches, type):
+    if isinstance(branches, (str, type, PretrainedBranch)):
         per_modality = dict.fromkeys(names, branches)
     elif hasattr(branches, "items"):
         unknown = sorted(set(branches) - set(names))
@@ -103,11 +107,14 @@ def _resolve_branches(branches, names):
         per_modality = {name: branches.get(name, "mlp") for name in names}
     else:
         raise ValueError(
-            "branches must be a branch name, an nn.Module class or a dict "
+            "branches must be a branch name, an nn.Module class, a "
+            "PretrainedBranch or a dict "
             f"{{modality: branch}}; got {branches!r}."
         )
     for name, branch in per_modality.items():
-        if isinstance(branch, type):
+        if isinstance(branch, PretrainedBranch):
+            branch.validate()
+        elif isinstance(branch, type):
             if not issubclass(branch, nn.Module):
                 raise ValueError(
                     f"Branch class for modality {name!r} must subclass "
@@ -116,7 +123,7 @@ def _resolve_branches(branches, names):
         elif branch not in BRANCHES:
             raise ValueError(
                 f"Unknown branch {branch!r} for modality {name!r}; expected one of "
-                f"{list(BRANCHES)} or an nn.Module class."
+                f"{list(BRANCHES)}, an nn.Module class or a PretrainedBranch."
             )
     return per_modality
 
@@ -260,6 +267,13 @@ def make_block_specs(
         else:
             shape = None
         kind, vocab_size = "float", None
+        if isinstance(branch, PretrainedBranch):
+            # the backbone normalises its own input: no standardization
+            spec = BlockSpec(name, np.asarray(cols), branch, shape, branch.block_kind)
+            if spec.kind == "tokens":
+                _check_token_block(X, present[:, k], spec)
+            specs.append(spec)
+            continue
         if branch == "cnn" and (shape is None or len(shape) not in (2, 3)):
             found = "no grid shape" if shape is None else f"shape {shape}"
             raise LayoutError(
@@ -406,6 +420,14 @@ class FusionNetwork(nn.Module):
             self.register_buffer(
                 "output_mask", torch.as_tensor(np.asarray(output_mask, dtype=bool))
             )
+
+    def param_groups(self, named_parameters, lr):
+        """Optimizer parameter groups (skorch hook, see ``SkmmNet``).
+
+        Pretrained backbones get their own groups (``backbone_lr``, layer-wise
+        decay); frozen parameters are left out.
+        """
+        return network_param_groups(self, lr, named_parameters)
 
     def _drop_modalities(self, present):
         drop = torch.rand(present.shape, device=present.device) < self.modality_dropout
