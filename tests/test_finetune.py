@@ -6,15 +6,28 @@ Every test uses tiny random models built offline (skmm.utils._testing).
 import io
 import os
 import pickle
+import warnings
 from unittest.mock import patch
 
+import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from skorch.callbacks import GradientNormClipping, ProgressBar
 
+from skmm.compose import MultimodalEncoder
 from skmm.encoders import PixelEncoder, TokenSequenceEncoder
-from skmm.fusion import PretrainedBranch, WarmupLR, make_pretrained_pair
+from skmm.fusion import (
+    FusionClassifier,
+    FusionRegressor,
+    PretrainedBranch,
+    WarmupLR,
+    make_pretrained_pair,
+)
 from skmm.fusion._pretrained import PretrainedBackbone, network_param_groups
 from skmm.utils._cache import clear_resource_cache
 from skmm.utils._testing import (
@@ -413,3 +426,172 @@ def test_make_pretrained_pair_text(models):
     assert encoder.max_length == 128 - 2  # model positions minus [CLS], [SEP]
     assert spec.kind == "text" and spec.trainable == "last_n"
     assert isinstance(spec.build(8, (8,)), PretrainedBackbone)
+
+
+# -- inside FusionClassifier / FusionRegressor --------------------------------------
+def _text_table(n=40, seed=0):
+    texts, y = make_text_samples(n, random_state=seed)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"text": texts, "noise": rng.normal(size=n)}), y
+
+
+def _text_pipeline(models, estimator=FusionClassifier, **branch_params):
+    encoder, spec = make_pretrained_pair(
+        models["text"], "text", max_length=12, **branch_params
+    )
+    return make_pipeline(
+        MultimodalEncoder(
+            [("text", encoder, "text"), ("noise", "passthrough", ["noise"])]
+        ),
+        estimator(branches={"text": spec}, **FAST),
+    )
+
+
+FAST = {"hidden_size": 16, "max_epochs": 15, "lr": 1e-2, "random_state": 0}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fusion_fit_trains_only_the_requested_backbone_parameters(models, mode):
+    X, y = _text_table()
+    pipe = _text_pipeline(models, trainable=mode, n_trainable_layers=1)
+    pipe.set_params(fusionclassifier__max_epochs=2).fit(X, y)
+    net = pipe[-1].net_
+    (backbone,) = [
+        m for m in net.module_.modules() if isinstance(m, PretrainedBackbone)
+    ]
+    pristine = _spec(models, "text", trainable="none").build(12, (12,)).model
+    reference = dict(pristine.named_parameters())
+    in_optimizer = {id(p) for g in net.optimizer_.param_groups for p in g["params"]}
+    for name, param in backbone.model.named_parameters():
+        if param.requires_grad:
+            assert id(param) in in_optimizer
+        else:  # frozen: bit for bit the checkpoint, and not in the optimizer
+            assert id(param) not in in_optimizer
+            base = name.replace(".base_layer.", ".")
+            assert torch.equal(param, reference[base]), name
+    n_trained = sum(p.requires_grad for p in backbone.model.parameters())
+    assert (n_trained == 0) == (mode == "none")
+
+
+def test_fine_tuning_learns_and_round_trips(models, tmp_path):
+    X, y = _text_table(48)
+    pipe = _text_pipeline(models, trainable="all").fit(X, y)
+    assert pipe.score(X, y) >= 0.9
+    expected = pipe.predict_proba(X)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "pipe.joblib").predict_proba(X), expected
+    )
+    refit = clone(pipe).fit(X, y)  # a clone fits from its parameters, identically
+    np.testing.assert_allclose(refit.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_grid_search_over_branch_specs(models):
+    X, y = _text_table(32)
+    encoder, spec = make_pretrained_pair(models["text"], "text", max_length=12)
+    pipe = make_pipeline(
+        MultimodalEncoder([("text", encoder, "text")]),
+        FusionClassifier(**{**FAST, "max_epochs": 2}),
+    )
+    grid = {
+        "fusionclassifier__branches": [
+            {"text": clone(spec).set_params(trainable=mode)}
+            for mode in ("none", "lora")
+        ]
+    }
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
+    best = search.best_params_["fusionclassifier__branches"]["text"]
+    assert best.trainable in ("none", "lora")
+    # the spec given to the search is untouched
+    assert spec.trainable == "last_n"
+
+
+@pytest.mark.parametrize("kind", ["image", "audio", "torchvision"])
+def test_fusion_with_image_and_audio_backbones(models, kind, tmp_path):
+    n = 24
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % 2
+    if kind == "audio":
+        cells, y = make_test_tones(n, sr=16000, duration=0.05, random_state=0)
+        encoder, spec = make_pretrained_pair(models["audio"], duration=0.05)
+    elif kind == "image":
+        cells = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in y]
+        encoder, spec = make_pretrained_pair(models["image"])
+    else:
+        cells = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in y]
+        encoder, spec = make_pretrained_pair(
+            "mobilenet_v3_small", weights=models["torchvision"], image_size=16
+        )
+    cells = list(cells)
+    cells[3] = None  # a missing modality is masked, not fed to the backbone
+    X = pd.DataFrame({"m": cells, "noise": rng.normal(size=n)})
+    spec.set_params(trainable="lora")
+    pipe = make_pipeline(
+        MultimodalEncoder([("m", encoder, "m"), ("noise", "passthrough", ["noise"])]),
+        FusionClassifier(branches={"m": spec}, **{**FAST, "max_epochs": 2}),
+    ).fit(X, y)
+    expected = pipe.predict_proba(X)
+    assert expected.shape == (n, 2) and np.isfinite(expected).all()
+    joblib.dump(pipe, tmp_path / "p.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "p.joblib").predict_proba(X), expected
+    )
+
+
+def test_regressor_with_bare_spec_on_token_matrix(models):
+    X, y = _text_table(24)
+    encoder, spec = make_pretrained_pair(models["text"], "text", max_length=12)
+    tokens = encoder.fit_transform(X["text"].tolist())
+    reg = FusionRegressor(branches=spec, **{**FAST, "max_epochs": 2})
+    reg.fit(tokens, y.astype(float))
+    assert reg.predict(tokens).shape == (24,)
+    assert isinstance(reg.branches_["features"], PretrainedBranch)
+
+
+def test_training_hygiene_callbacks(models, capsys):
+    X, y = _text_table(40)
+    pipe = _text_pipeline(models, trainable="last_n", backbone_lr=1e-3)
+    pipe.set_params(
+        fusionclassifier__early_stopping=True,
+        fusionclassifier__validation_fraction=0.25,
+        fusionclassifier__n_iter_no_change=2,
+        fusionclassifier__max_epochs=6,
+        fusionclassifier__callbacks=[
+            WarmupLR(warmup=0.3),
+            GradientNormClipping(1.0),
+            ProgressBar(),
+        ],
+    ).fit(X, y)
+    history = pipe[-1].history_
+    lrs = [b["event_lr"] for e in history for b in e["batches"] if "train_loss" in b]
+    # one lr per training batch: 30 samples / batch 64 = 1 batch per epoch
+    assert len(lrs) == len(history)
+    assert lrs[0] < max(lrs)  # warm-up
+    assert "valid_loss" in history[-1]
+    groups = pipe[-1].net_.optimizer_.param_groups
+    assert sorted({g["initial_lr"] for g in groups}) == [1e-3, 1e-2]
+
+
+def test_estimator_trained_on_cuda_unpickles_on_cpu(models):
+    X, y = _text_table(24)
+    pipe = _text_pipeline(models, trainable="lora")
+    pipe.set_params(fusionclassifier__max_epochs=2).fit(X, y)
+    expected = pipe.predict_proba(X)
+    clf = pipe[-1]
+    clf.device = "cuda"
+    clf.net_.device = "cuda"
+    real_tag = torch.serialization.location_tag
+
+    def cuda_tag(storage):
+        return "cuda:0" if real_tag(storage) == "cpu" else real_tag(storage)
+
+    with patch("torch.serialization.location_tag", cuda_tag):
+        blob = pickle.dumps(pipe)
+    with patch("torch.cuda.is_available", lambda: False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DeviceWarning, device='cpu' notice
+            loaded = pickle.loads(blob)
+        module = loaded[-1].net_.module_
+        assert {p.device.type for p in module.parameters()} == {"cpu"}
+        np.testing.assert_allclose(loaded.predict_proba(X), expected)
