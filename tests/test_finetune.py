@@ -114,7 +114,7 @@ def _train_steps(module, X, steps=2, lr=1e-2):
 # -- trainable modes -----------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_trainable_modes_train_exactly_the_right_parameters(models, kind, mode):
+def test_trainable_modes_train_the_right_parameters_and_pickle(models, kind, mode):
     X, shape = _block(models, kind)
     module = _spec(models, kind, trainable=mode, n_trainable_layers=1).build(
         X.shape[1], shape
@@ -157,29 +157,28 @@ def test_trainable_modes_train_exactly_the_right_parameters(models, kind, mode):
         owner = module.model.get_submodule(name.rpartition(".")[0])
         if not any(p.requires_grad for p in owner.parameters(recurse=False)):
             assert torch.equal(value, before[name]), name
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("kind", KINDS)
-def test_pickle_round_trip_keeps_fine_tuned_weights(models, kind, mode):
-    X, shape = _block(models, kind)
-    module = _spec(models, kind, trainable=mode, n_trainable_layers=1).build(
-        X.shape[1], shape
-    )
-    _train_steps(module, X)
+    # a pickle round trip keeps the fine-tuned weights: identical outputs
     module.eval()
     expected = _vector(module(X))
     blob = pickle.dumps(module)
     loaded = pickle.loads(blob)
     loaded.eval()
     torch.testing.assert_close(_vector(loaded(X)), expected, rtol=0, atol=0)
-    # the fine-tuned parameters are in the pickle, not re-read from the checkpoint
-    trained = {n for n, p in module.model.named_parameters() if p.requires_grad}
-    assert trained == {n for n, p in loaded.model.named_parameters() if p.requires_grad}
-    n_frozen = sum(p.numel() for p in module.model.parameters() if not p.requires_grad)
-    if mode in ("last_n", "lora") and kind == "torchvision":
-        # frozen pretrained weights stay a reference: the pickle is smaller
-        assert len(blob) < 4 * n_frozen
+    assert trainable == {
+        n for n, p in loaded.model.named_parameters() if p.requires_grad
+    }
+    if mode in ("none", "last_n", "lora"):
+        # frozen pretrained weights stay a reference: they are not pickled
+        n_frozen = sum(
+            p.numel() * p.element_size()
+            for p in module.model.parameters()
+            if not p.requires_grad
+        )
+        n_trained = (
+            sum(p.numel() * p.element_size() for p in module.model.parameters())
+            - n_frozen
+        )
+        assert len(blob) < n_frozen * 0.5 + 4 * n_trained + 200_000
 
 
 def test_frozen_parts_reload_by_reference_with_fingerprint(tmp_path):
