@@ -1,0 +1,13 @@
+"""Cross-modal alignment: shared spaces for modalities, and retrieval."""
+
+from skmm.alignment._base import retrieve
+from skmm.alignment._cca import CCAAligner
+from skmm.alignment._neural import AdversarialAligner, ContrastiveAligner, CycleAligner
+
+__all__ = [
+    "AdversarialAligner",
+    "CCAAligner",
+    "ContrastiveAligner",
+    "CycleAligner",
+    "retrieve",
+]
