@@ -151,9 +151,10 @@ def retrieve(
     missing = np.isnan(Q).any(axis=1)
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
+        more = int(missing.sum()) - 1
         raise InvalidSampleError(
             f"query modality {query_modality!r} is missing; a query needs it"
-            + (f" ({int(missing.sum())} queries affected)" if missing.sum() > 1 else ""),
+            + (f" ({more} more such queries)" if more else ""),
             index=i,
         )
     usable = ~np.isnan(C).any(axis=1)

@@ -127,6 +127,9 @@ class CCAAligner(_BaseAligner):
         The fitted sklearn model (two modalities, no regularisation).
     weights_ : dict of str to ndarray of shape (width, n_components_)
         Projection of each standardized block.
+    n_iter_ : int
+        NIPALS iterations of the slowest component (sklearn's CCA), 1 for
+        the closed-form generalized solver.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names.
@@ -216,7 +219,8 @@ class CCAAligner(_BaseAligner):
         if n < self.n_components + 1 or n < 2:
             raise ValueError(
                 f"CCAAligner learns from samples with every modality {names} "
-                f"present; got {n}, need at least {max(2, self.n_components + 1)}."
+                f"present; got {n} sample{'' if n == 1 else 's'}, need at least "
+                f"{max(2, self.n_components + 1)}."
             )
         if self.n_components > min(widths.values()):
             raise ValueError(
@@ -261,6 +265,7 @@ class CCAAligner(_BaseAligner):
         self.shrinkage_ = shrinkage
         self.cca_ = cca
         self.eigenvalues_ = eigenvalues
+        self.n_iter_ = 1 if cca is None else int(max(cca.n_iter_))
         self._set_output_names(self.n_components)
         if len(names) == 2:
             a, b = (block @ w for block, w in zip(blocks, weights))

@@ -186,22 +186,28 @@ class _Decoders(nn.Module):
         return self.decoders[str(k)](z)
 
 
-def _reconstruction_terms(z, targets, present, decoders, cross=True):
-    """Reconstruction (x_a <- z_a) and, if ``cross``, translation (x_b <- z_a)."""
-    recon, translation = [], []
+def _reconstruction_terms(z, targets, present, decoders):
+    """Reconstruction (x_a <- z_a), translation (x_b <- z_a, pairs) and latent
+    agreement (z_a ~ z_b, pairs) terms."""
+    recon, translation, latent = [], [], []
     for a in decoders.index:
         recon.append(_masked_mse(decoders(a, z[a]), targets[a], present[:, a]))
-    if cross:
-        for a in range(len(z)):
-            for b in decoders.index:
-                if a != b:
-                    rows = present[:, a] & present[:, b]
-                    translation.append(_masked_mse(decoders(b, z[a]), targets[b], rows))
-    return recon, translation
+    for a, b in itertools.permutations(range(len(z)), 2):
+        rows = present[:, a] & present[:, b]
+        if b in decoders.index:
+            translation.append(_masked_mse(decoders(b, z[a]), targets[b], rows))
+        if a < b:
+            latent.append(_masked_mse(z[a], z[b], rows))
+    return recon, translation, latent
 
 
 class AdversarialObjective(nn.Module):
     """Modality discriminator through gradient reversal, plus cross-reconstruction.
+
+    The heads get the discriminator's gradient reversed (scaled by
+    ``strength``); decoders reconstruct each block from its own code and from
+    the partner's code, and paired codes are pulled together, so that the
+    embeddings stay informative and paired.
 
     Parameters
     ----------
@@ -240,11 +246,11 @@ class AdversarialObjective(nn.Module):
         )
         logits = self.discriminator(grad_reverse(codes, self.strength))
         terms = [F.cross_entropy(logits, labels)] if len(labels) else []
-        if targets is not None and self.decoders.index:
-            recon, translation = _reconstruction_terms(
+        if targets is not None:
+            recon, translation, latent = _reconstruction_terms(
                 z, targets, present, self.decoders
             )
-            terms += [_mean(recon, self), _mean(translation, self)]
+            terms += [_mean(t, self) for t in (recon, translation, latent)]
         return sum(terms) if terms else _zero(self)
 
 
@@ -279,14 +285,15 @@ class CycleObjective(nn.Module):
         z = [self.project(k, h) for k, h in enumerate(embeddings)]
         if targets is None:
             raise ValueError("The cycle objective needs the blocks as targets.")
-        recon, translation = _reconstruction_terms(z, targets, present, self.decoders)
-        latent, cycle = [], []
+        recon, translation, latent = _reconstruction_terms(
+            z, targets, present, self.decoders
+        )
+        cycle = []
         for a, b in itertools.permutations(range(len(z)), 2):
-            rows = present[:, a] & present[:, b]
-            if a < b and bool(rows.any()):
-                latent.append(F.mse_loss(z[a][rows], z[b][rows]))
-            if encode is not None and b in self.decoders.index and a in (
-                self.decoders.index
+            if (
+                encode is not None
+                and b in self.decoders.index
+                and a in (self.decoders.index)
             ):
                 rows_a = present[:, a]
                 if bool(rows_a.any()):

@@ -105,9 +105,7 @@ class AlignmentNetwork(nn.Module):
         present = present.bool()
         xs = self._inputs(present, blocks)
         hidden = [self._branch(k, x) for k, x in enumerate(xs)]
-        self.aux_loss = self.objective(
-            hidden, present, targets=xs, encode=self._encode
-        )
+        self.aux_loss = self.objective(hidden, present, targets=xs, encode=self._encode)
         z = [self.objective.project(k, h) for k, h in enumerate(hidden)]
         if self.head is not None:
             weight = present.to(z[0].dtype)

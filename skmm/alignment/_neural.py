@@ -308,8 +308,7 @@ class ContrastiveAligner(_BaseNeuralAligner):
         names = [s.name for s in specs]
         if self.anchor is not None and self.anchor not in names:
             raise ValueError(
-                f"anchor={self.anchor!r} is not a modality; the modalities are "
-                f"{names}."
+                f"anchor={self.anchor!r} is not a modality; the modalities are {names}."
             )
 
     def _objective_kwargs(self, specs):
@@ -338,7 +337,7 @@ class AdversarialAligner(_BaseNeuralAligner):
     ----------
 """
         + _NET_PARAMS_DOC
-        + """    adversarial_weight : float, default=1.0
+        + """    adversarial_weight : float, default=0.1
         Gradient-reversal factor: how strongly the heads fight the
         discriminator.
 
@@ -380,7 +379,7 @@ class AdversarialAligner(_BaseNeuralAligner):
         branches="mlp",
         modalities=None,
         block_shapes=None,
-        adversarial_weight=1.0,
+        adversarial_weight=0.1,
         hidden_size=64,
         n_heads=4,
         dropout=0.0,
@@ -452,9 +451,12 @@ class AdversarialAligner(_BaseNeuralAligner):
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         codes = torch.from_numpy(encoder.transform(y).astype(np.int64))
-        return codes, len(encoder.classes_), nn.CrossEntropyLoss, {
-            "classes_": encoder.classes_
-        }
+        return (
+            codes,
+            len(encoder.classes_),
+            nn.CrossEntropyLoss,
+            {"classes_": encoder.classes_},
+        )
 
 
 class CycleAligner(_BaseNeuralAligner):

@@ -197,8 +197,9 @@ class _RetrievalScorer:
                 raise ValueError("match='label' needs y in the scorer call.")
             labels = np.asarray(y)
         blocks = embed_blocks(estimator, X)
-        pairs = modality_pairs(list(blocks), self.query_modality,
-                               self.candidate_modality)
+        pairs = modality_pairs(
+            list(blocks), self.query_modality, self.candidate_modality
+        )
         func, sign = _METRICS[self.metric]
         kwargs = {"k": self.k} if self.metric == "recall_at_k" else {}
         values = []
@@ -206,9 +207,11 @@ class _RetrievalScorer:
             S, rows = _pair_similarity(blocks[qm], blocks[cm])
             if S is None:
                 continue
-            lab = {} if labels is None else {
-                "query_labels": labels[rows], "candidate_labels": labels[rows]
-            }
+            lab = (
+                {}
+                if labels is None
+                else {"query_labels": labels[rows], "candidate_labels": labels[rows]}
+            )
             values.append(func(S, **lab, **kwargs))
         if not values:
             raise ValueError(
@@ -282,8 +285,7 @@ default="mean_reciprocal_rank"
             f"Unknown retrieval metric {metric!r}; expected one of {sorted(_METRICS)}."
         )
     if match not in ("auto", "identity", "label"):
-        raise ValueError(
-            f"match must be 'auto', 'identity' or 'label'; got {match!r}."
-        )
-    return _RetrievalScorer(metric, _check_k(k), query_modality, candidate_modality,
-                            match)
+        raise ValueError(f"match must be 'auto', 'identity' or 'label'; got {match!r}.")
+    return _RetrievalScorer(
+        metric, _check_k(k), query_modality, candidate_modality, match
+    )
