@@ -329,3 +329,60 @@ def test_bad_input_gets_a_clear_error(aligner):
     partial.iloc[3, 2] = np.nan
     with pytest.raises(InvalidSampleError, match="sample 3"):
         fitted.transform(partial)
+
+
+# ---- alignment inside fusion training ---------------------------------------
+
+
+@pytest.mark.parametrize("alignment", ["contrastive", "cycle", "adversarial"])
+def test_fusion_with_an_alignment_objective(alignment):
+    from skmm.fusion import FusionClassifier
+
+    Xtr, Xte, ytr, _ = split_digits(200, 40)
+    Xtr = Xtr.copy()
+    Xtr.iloc[:30, 32:] = np.nan  # the objective masks absent modalities
+    clf = FusionClassifier(
+        "attention",
+        alignment=alignment,
+        alignment_weight=0.5,
+        hidden_size=16,
+        max_epochs=3,
+        random_state=0,
+    ).fit(Xtr, ytr)
+    module = clf.net_.module_
+    assert module.alignment is not None
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+    # the aux loss is a training-time term only
+    proba = clf.predict_proba(Xte)
+    assert module.aux_loss is None
+    assert clf.explain_fusion(Xte)["attention"].shape == (len(Xte), 2, 2)
+    again = clone(clf).fit(Xtr, ytr)
+    np.testing.assert_array_equal(again.predict_proba(Xte), proba)
+    # a different weight trains a different model
+    other = clone(clf).set_params(alignment_weight=0.0).fit(Xtr, ytr)
+    assert not np.allclose(other.predict_proba(Xte), proba)
+    with pytest.raises(ValueError, match="alignment"):
+        clone(clf).set_params(alignment="bogus").fit(Xtr, ytr)
+
+
+# ---- fine-grained alignment -------------------------------------------------
+
+
+def test_dtw_path_recovers_a_time_warp():
+    from skmm.alignment import align_steps
+
+    t = np.linspace(0, 1, 40)
+    a = np.c_[np.sin(6 * t), np.cos(6 * t)]
+    warped = t**1.5  # b is a with a slow start
+    b = np.c_[np.sin(6 * warped), np.cos(6 * warped)]
+    path, cost = align_steps(a, b, metric="euclidean")
+    assert path[0].tolist() == [0, 0] and path[-1].tolist() == [39, 39]
+    assert (np.diff(path, axis=0) >= 0).all()
+    # step j of b matches step ~ 40 * (j/40)**1.5 of a
+    expected = np.round(39 * (path[:, 1] / 39) ** 1.5)
+    assert np.abs(path[:, 0] - expected).mean() < 1.5
+    assert cost < 0.05
+    with pytest.raises(ValueError, match="same number of features"):
+        align_steps(a, b[:, :1])
+    with pytest.raises(InvalidSampleError, match="NaN"):
+        align_steps(np.full((3, 2), np.nan), b)

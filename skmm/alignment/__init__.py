@@ -2,6 +2,7 @@
 
 from skmm.alignment._base import retrieve
 from skmm.alignment._cca import CCAAligner
+from skmm.alignment._fine import align_steps
 from skmm.alignment._neural import AdversarialAligner, ContrastiveAligner, CycleAligner
 
 __all__ = [
@@ -9,5 +10,6 @@ __all__ = [
     "CCAAligner",
     "ContrastiveAligner",
     "CycleAligner",
+    "align_steps",
     "retrieve",
 ]
