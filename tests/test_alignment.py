@@ -386,3 +386,30 @@ def test_dtw_path_recovers_a_time_warp():
         align_steps(a, b[:, :1])
     with pytest.raises(InvalidSampleError, match="NaN"):
         align_steps(np.full((3, 2), np.nan), b)
+
+
+def test_contrastive_anchor_with_three_semi_paired_modalities():
+    rng = np.random.RandomState(0)
+    n = 400
+    y = rng.randint(5, size=n)
+    centers = rng.randn(3, 5, 4) * 2
+    blocks = [centers[m][y] + 0.5 * rng.randn(n, 4) for m in range(3)]
+    X = pd.DataFrame(
+        np.hstack(blocks), columns=[f"{m}__{i}" for m in "abc" for i in range(4)]
+    )
+    # c is never seen together with b; a third of the rows lack a
+    X.iloc[: n // 3, :4] = np.nan
+    X.iloc[n // 3 :, 8:] = np.nan
+    X.iloc[: n // 3, 8:] = blocks[2][: n // 3]
+    X.iloc[: n // 3, 4:8] = np.nan
+    X.iloc[: n // 6, :4] = blocks[0][: n // 6]
+    aligner = ContrastiveAligner(8, anchor="a", **NET).fit(X)
+    module = aligner.net_.module_
+    assert module.objective.pairs == [(0, 1), (0, 2)]
+    # b and c were aligned only through the anchor, yet match each other
+    full = pd.DataFrame(
+        np.hstack(blocks), columns=X.columns
+    )  # every modality present at test time
+    assert label_recall(aligner, full, y, "b", "c") > 0.6
+    with pytest.raises(ValueError, match="anchor='d' is not a modality"):
+        clone(aligner).set_params(anchor="d").fit(X)
