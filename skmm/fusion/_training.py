@@ -39,6 +39,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
 from torch import nn
 
+from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import Interval, StrOptions
 from skmm.utils._torch import resolve_device, torch_threads
 
@@ -47,6 +48,7 @@ __all__ = [
     "BaseNetworkEstimator",
     "SkmmNet",
     "TensorBatchIterator",
+    "atomic_fit",
 ]
 
 #: Optimizers by name, with the keyword arguments skmm adds to them.
@@ -188,32 +190,6 @@ class SkmmNet(NeuralNet):
             # by BaseNetworkEstimator._train_network after on_train_end
             self.interrupted_ = not self.stop_requested_
             raise
-
-
-def atomic_fit(fit):
-    """Make ``fit`` all-or-nothing: on any exception, restore the prior state.
-
-    The estimator's ``__dict__`` is copied (shallowly) before ``fit`` and put
-    back if ``fit`` raises, ``KeyboardInterrupt`` included: an interrupted or
-    failed fit leaves the estimator unfitted, or fitted as it was before. Fits
-    that build new fitted objects (rather than mutating old ones in place) are
-    fully protected.
-    """
-
-    def wrapper(estimator, *args, **kwargs):
-        saved = dict(estimator.__dict__)
-        try:
-            return fit(estimator, *args, **kwargs)
-        except BaseException:
-            estimator.__dict__.clear()
-            estimator.__dict__.update(saved)
-            raise
-
-    wrapper.__name__ = fit.__name__
-    wrapper.__qualname__ = fit.__qualname__
-    wrapper.__doc__ = fit.__doc__
-    wrapper.__wrapped__ = fit
-    return wrapper
 
 
 class BaseNetworkEstimator(BaseEstimator):
