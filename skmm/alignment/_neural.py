@@ -22,7 +22,8 @@ from skmm.alignment._base import _BaseAligner
 from skmm.alignment._network import AlignmentNetwork
 from skmm.fusion._branches import BRANCHES
 from skmm.fusion._network import check_token_blocks, make_block_specs, network_inputs
-from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
+from skmm.fusion._training import BaseNetworkEstimator
+from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 from skmm.utils._torch import torch_threads
 
