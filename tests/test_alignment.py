@@ -413,3 +413,47 @@ def test_contrastive_anchor_with_three_semi_paired_modalities():
     assert label_recall(aligner, full, y, "b", "c") > 0.6
     with pytest.raises(ValueError, match="anchor='d' is not a modality"):
         clone(aligner).set_params(anchor="d").fit(X)
+
+
+def test_step_level_cross_attention_map():
+    from skmm.alignment import align_steps, cross_attention_map
+    from skmm.fusion import FusionClassifier
+    from skmm.utils import grid_feature_names
+
+    rng = np.random.RandomState(0)
+    n, T = 60, 5
+    frames = rng.randn(n, T * 3)
+    X = pd.DataFrame(
+        np.hstack([frames, rng.randn(n, 4)]),
+        columns=[f"audio__{c}" for c in grid_feature_names("f", (T, 3))]
+        + [f"text__{i}" for i in range(4)],
+    )
+    y = (frames[:, 0] > 0).astype(int)
+    clf = FusionClassifier(
+        "attention",
+        branches={"audio": "gru"},
+        hidden_size=8,
+        n_heads=2,
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, y)
+    maps = cross_attention_map(
+        clf, X.iloc[:4], query_modality="audio", key_modality="text"
+    )
+    assert maps.shape == (4, T, 1)
+    back = cross_attention_map(
+        clf, X.iloc[:4], query_modality="text", key_modality="audio"
+    )
+    assert back.shape == (4, 1, T)
+    # consistent with the modality-level map of explain_fusion
+    coarse = clf.explain_fusion(X.iloc[:4])["attention"]
+    np.testing.assert_allclose(back.sum(axis=2)[:, 0], coarse[:, 1, 0], atol=1e-5)
+    path, weight = align_steps(None, method="attention", attention=back[0])
+    assert path.shape == (1, 2) and 0 <= weight[0] <= 1
+    with pytest.raises(ValueError, match="fusion='attention'"):
+        cross_attention_map(
+            FusionClassifier("late", max_epochs=1).fit(X, y),
+            X,
+            query_modality="audio",
+            key_modality="text",
+        )

@@ -2,7 +2,7 @@
 
 from skmm.alignment._base import retrieve
 from skmm.alignment._cca import CCAAligner
-from skmm.alignment._fine import align_steps
+from skmm.alignment._fine import align_steps, cross_attention_map
 from skmm.alignment._neural import AdversarialAligner, ContrastiveAligner, CycleAligner
 from skmm.alignment._plotting import plot_retrieval_curves, retrieval_curve
 
@@ -12,6 +12,7 @@ __all__ = [
     "ContrastiveAligner",
     "CycleAligner",
     "align_steps",
+    "cross_attention_map",
     "plot_retrieval_curves",
     "retrieval_curve",
     "retrieve",

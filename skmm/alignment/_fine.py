@@ -5,7 +5,7 @@ import numpy as np
 
 from skmm.exceptions import InvalidSampleError
 
-__all__ = ["align_steps"]
+__all__ = ["align_steps", "cross_attention_map"]
 
 
 def _as_steps(seq, name):
@@ -97,3 +97,48 @@ def align_steps(a, b=None, *, method="dtw", metric="cosine", attention=None):
     D, wp = librosa.sequence.dtw(X=a.T, Y=b.T, metric=metric)
     path = np.asarray(wp[::-1], dtype=np.intp)
     return path, float(D[-1, -1] / len(path))
+
+
+def cross_attention_map(estimator, X, *, query_modality, key_modality):
+    """Step-level cross-attention between two modalities of an attention fusion.
+
+    Parameters
+    ----------
+    estimator : fitted FusionClassifier or FusionRegressor
+        With ``fusion="attention"``. A modality with a sequence branch
+        (``"lstm"``, ``"gru"``, ``"transformer"``) contributes one position per
+        step (frame or token); any other branch one position.
+    X : array-like of shape (n_samples, n_features)
+        Encoded matrix.
+    query_modality, key_modality : str
+
+    Returns
+    -------
+    maps : ndarray of shape (n_samples, n_query_steps, n_key_steps)
+        Entry ``[i, s, t]``: share of the attention of step ``s`` of
+        ``query_modality`` that went to step ``t`` of ``key_modality`` for
+        sample ``i`` (heads averaged; the rest went to the other modalities
+        and to the null key). Zero where a key step is padding or the key
+        modality is absent. Feed one sample's map to
+        :func:`align_steps` with ``method="attention"``.
+    """
+    from skmm.fusion._branches import SEQUENCE_BRANCHES
+
+    info = estimator.explain_fusion(X)
+    if "step_attention" not in info:
+        raise ValueError(
+            f"{type(estimator).__name__} has no step-level attention; fit it "
+            "with fusion='attention'."
+        )
+    names = list(estimator.modalities_)
+    for name in (query_modality, key_modality):
+        if name not in names:
+            raise ValueError(f"Unknown modality {name!r}; the modalities are {names}.")
+    lengths = [
+        spec.shape[0] if spec.branch in SEQUENCE_BRANCHES else 1
+        for spec in estimator._blocks
+    ]
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    q, k = names.index(query_modality), names.index(key_modality)
+    maps = info["step_attention"]
+    return maps[:, starts[q] : starts[q + 1], starts[k] : starts[k + 1]]
