@@ -43,8 +43,6 @@ from skmm.exceptions import InvalidSampleError, LayoutError
 from skmm.metrics import make_retrieval_scorer, recall_at_k
 from skmm.metrics._retrieval import cosine_similarity_rows
 
-os.environ.setdefault("SKMM_NUM_THREADS", "1")
-
 NET = {"hidden_size": 32, "max_epochs": 20, "lr": 3e-3, "random_state": 0}
 TRAINABLE = [
     ContrastiveAligner(16, **NET),
@@ -363,6 +361,17 @@ def test_fusion_with_an_alignment_objective(alignment):
     assert not np.allclose(other.predict_proba(Xte), proba)
     with pytest.raises(ValueError, match="alignment"):
         clone(clf).set_params(alignment="bogus").fit(Xtr, ytr)
+
+
+def test_fusion_regressor_with_an_alignment_objective():
+    from skmm.fusion import FusionRegressor
+
+    Xtr, Xte, ytr, _ = split_digits(150, 20)
+    reg = FusionRegressor(
+        alignment="cycle", hidden_size=16, max_epochs=2, random_state=0
+    ).fit(Xtr, ytr.astype(float))
+    assert reg.net_.module_.alignment is not None
+    assert np.isfinite(reg.predict(Xte)).all()
 
 
 # ---- fine-grained alignment -------------------------------------------------

@@ -219,7 +219,7 @@ RAW = [_instance(cls) for cls in ESTIMATORS if _is_raw(cls)]
 
 def test_discovery_finds_every_subpackage():
     modules = {cls.__module__.split(".")[1] for cls in ESTIMATORS}
-    assert {"compose", "encoders", "fusion", "ensemble"} <= modules
+    assert {"compose", "encoders", "fusion", "ensemble", "alignment"} <= modules
 
 
 def _expected_failed(est):
