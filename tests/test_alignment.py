@@ -195,7 +195,9 @@ def test_cycle_imputation_beats_masking_for_a_model_trained_on_complete_data():
     X_missing.loc[X_missing.index[half], bottom] = np.nan
     masked = np.nan_to_num(cycle.transform(X_missing), nan=0.0)
     # impute is read at transform time: no refit needed
+    score = cycle.score(X_missing)
     filled = cycle.set_params(impute=True).transform(X_missing)
+    assert cycle.score(X_missing) == score  # imputed embeddings are not scored
     assert not np.isnan(filled).any()
     assert clf.score(filled, yte) > clf.score(masked, yte)
 

@@ -23,6 +23,7 @@ from skmm.alignment._network import AlignmentNetwork
 from skmm.fusion._branches import BRANCHES
 from skmm.fusion._network import check_token_blocks, make_block_specs, network_inputs
 from skmm.fusion._training import BaseNetworkEstimator
+from skmm.metrics._retrieval import make_retrieval_scorer
 from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 from skmm.utils._torch import torch_threads
@@ -460,6 +461,19 @@ class AdversarialAligner(_BaseNeuralAligner):
         )
 
 
+class _Unimputed:
+    """A CycleAligner seen without its imputation (for scoring)."""
+
+    def __init__(self, aligner):
+        self.aligner = aligner
+
+    def transform(self, X):
+        return _BaseAligner.transform(self.aligner, X)
+
+    def get_feature_names_out(self, input_features=None):
+        return self.aligner.get_feature_names_out(input_features)
+
+
 class CycleAligner(_BaseNeuralAligner):
     __doc__ = (
         """Cycle-consistent aligner: translation between modalities.
@@ -574,6 +588,12 @@ class CycleAligner(_BaseNeuralAligner):
 
     def _objective_kwargs(self, specs):
         return {"cycle_weight": self.cycle_weight}
+
+    def score(self, X, y=None):
+        """Mean reciprocal rank of cross-modal retrieval (see
+        :meth:`CCAAligner.score`), on the real embeddings: imputed ones never
+        take part, whatever ``impute``."""
+        return make_retrieval_scorer("mean_reciprocal_rank")(_Unimputed(self), X, y)
 
     def transform(self, X):
         """Embed every modality; with ``impute=True`` fill the missing ones.
