@@ -12,6 +12,8 @@ through these helpers; nothing else re-implements them.
 """
 
 import numbers
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ __all__ = [
     "as_table",
     "check_raw_column",
     "describe_cell",
+    "open_regular_file",
     "get_column",
     "is_missing",
     "missing_mask",
@@ -503,3 +506,84 @@ def check_cell_type(cell, allowed, *, index, column=None, what="cell"):
         raise InvalidSampleError(
             f"expected {what}, got {describe_cell(cell)}", index=index, column=column
         )
+
+
+def open_regular_file(path, *, what="file"):
+    """Open ``path`` for reading only if it is a regular file; return a descriptor.
+
+    A FIFO, socket or character device given as a sample path would block the
+    decoder forever (``PIL.Image.open`` and ``soundfile.SoundFile`` both wait for
+    a writer) or stream without end. The file is opened non-blocking and checked
+    with ``fstat`` on the open descriptor, so nothing can swap the path between
+    the check and the read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The path of a sample.
+    what : str, default="file"
+        What the file should be ("image file", "audio file"), for messages.
+
+    Returns
+    -------
+    fd : int
+        A descriptor open for reading, in blocking mode, positioned at 0. The
+        caller closes it (``os.fdopen(fd, "rb")`` or ``closefd=True``).
+
+    Raises
+    ------
+    InvalidSampleError
+        If the path does not exist, is a directory or any other non-regular
+        file, or cannot be opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skmm.utils._contract import open_regular_file
+    >>> folder = tempfile.mkdtemp()
+    >>> fifo = os.path.join(folder, "pipe.wav")
+    >>> os.mkfifo(fifo)
+    >>> open_regular_file(fifo, what="audio file")
+    Traceback (most recent call last):
+    ...
+    skmm.exceptions.InvalidSampleError: '.../pipe.wav': expected a regular audio file, got a FIFO (named pipe)
+    """
+    source = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)
+    except FileNotFoundError:
+        raise InvalidSampleError(f"{what} not found", source=source) from None
+    except IsADirectoryError:
+        raise InvalidSampleError(
+            f"expected a regular {what}, got a directory", source=source
+        ) from None
+    except OSError as exc:
+        raise InvalidSampleError(
+            f"cannot open {what} ({exc.strerror or exc})", source=source
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidSampleError(
+                f"expected a regular {what}, got {_file_kind(mode)}", source=source
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _file_kind(mode):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
