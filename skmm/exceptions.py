@@ -20,6 +20,11 @@ class InvalidSampleError(ValueError):
         Path or short description of the offending cell.
     column : str or None, default=None
         The column (modality) the sample belongs to.
+    row : hashable or None, default=None
+        Label of the sample's row in the user's table (a DataFrame index label).
+        Inside a cross-validation fold or a bootstrap sample the position
+        ``index`` counts within the subset; the label names the user's row.
+        Shown when it differs from ``index``.
 
     Examples
     --------
@@ -27,18 +32,23 @@ class InvalidSampleError(ValueError):
     >>> err = InvalidSampleError("cannot decode image", index=3, source="a.png")
     >>> str(err)
     "sample 3 ('a.png'): cannot decode image"
+    >>> str(InvalidSampleError("empty text", index=0, column="text", row="id-17"))
+    "column 'text', sample 0, row 'id-17': empty text"
     """
 
-    def __init__(self, message, *, index=None, source=None, column=None):
+    def __init__(self, message, *, index=None, source=None, column=None, row=None):
         self.index = index
         self.source = source
         self.column = column
+        self.row = row
         self.reason = message
         where = []
         if column is not None:
             where.append(f"column {column!r}")
         if index is not None:
             where.append(f"sample {index}")
+        if row is not None and not _same_position(row, index):
+            where.append(f"row {row!r}")
         prefix = ", ".join(where)
         if source is not None:
             prefix = f"{prefix} ({source!r})" if prefix else repr(source)
@@ -47,12 +57,21 @@ class InvalidSampleError(ValueError):
     def __reduce__(self):
         return (
             _rebuild_invalid_sample_error,
-            (self.reason, self.index, self.source, self.column),
+            (self.reason, self.index, self.source, self.column, self.row),
         )
 
 
-def _rebuild_invalid_sample_error(reason, index, source, column):
-    return InvalidSampleError(reason, index=index, source=source, column=column)
+def _same_position(row, index):
+    try:
+        return index is not None and type(row) is not bool and row == index
+    except Exception:  # e.g. an array-valued label
+        return False
+
+
+def _rebuild_invalid_sample_error(reason, index, source, column, row=None):
+    return InvalidSampleError(
+        reason, index=index, source=source, column=column, row=row
+    )
 
 
 class LayoutError(ValueError):

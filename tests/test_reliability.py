@@ -42,7 +42,7 @@ def finishes(func, timeout=10.0):
     def target():
         try:
             func()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             outcome["exc"] = exc
 
     thread = threading.Thread(target=target, daemon=True)
@@ -119,7 +119,7 @@ def test_forged_flac_header_gives_named_error_not_memoryerror(tmp_path):
     path = forged_flac(tmp_path / "huge.flac")
     with soundfile.SoundFile(path) as f:
         assert f.frames == 2**36 - 1  # the forgery worked
-    with pytest.raises(InvalidSampleError, match="huge.flac.*limit of"):
+    with pytest.raises(InvalidSampleError, match=r"huge\.flac.*limit of"):
         load_audio(path, sr=SR)
     # Reading past the real data: a named error too, never an allocation.
     with pytest.raises(InvalidSampleError, match="truncated or corrupt"):
@@ -156,7 +156,7 @@ def test_truncated_wav_raises(tmp_path):
     cut = tmp_path / "cut.wav"
     cut.write_bytes(raw[: len(raw) // 2])
     for kwargs in ({}, {"duration": 0.1}, {"duration": 0.1, "crop": "center"}):
-        with pytest.raises(InvalidSampleError, match="cut.wav.*truncated"):
+        with pytest.raises(InvalidSampleError, match=r"cut\.wav.*truncated"):
             load_audio(str(cut), sr=SR, **kwargs)
     enc = MFCCEncoder(errors="missing", **SMALL).fit([path])
     with pytest.warns(UserWarning, match="cut.wav"):
@@ -237,3 +237,187 @@ def test_audio_errors_name_sample_column_and_file(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_audio(good, sr=SR).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------
+# MultimodalEncoder and the data contract
+# ---------------------------------------------------------------------------
+def _tfidf_encoder():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from skmm.compose import MultimodalEncoder
+
+    return MultimodalEncoder(
+        [("text", TfidfVectorizer(), "caption"), ("size", "passthrough", "size")]
+    )
+
+
+TABLE = pd.DataFrame(
+    {
+        "caption": ["a red cat", "a blue dog", None, "a green bird"],
+        "size": [1.0, 2.0, 3.0, 4.0],
+    },
+    index=["r1", "r2", "r3", "r4"],
+)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("", "empty or whitespace-only"),
+        ("   \n", "empty or whitespace-only"),
+        (b"a cat", "decode bytes"),
+        (42, "expected a text"),
+        (["a", "cat"], "expected a text"),
+    ],
+)
+def test_text_cells_checked_before_sklearn_vectorizer(bad, match):
+    table = TABLE.copy()
+    table["caption"] = table["caption"].astype(object)
+    table.at["r4", "caption"] = bad
+    for stage in ("fit", "transform"):
+        enc = _tfidf_encoder()
+        with pytest.raises(InvalidSampleError, match=match) as info:
+            if stage == "fit":
+                enc.fit(table)
+            else:
+                enc.fit(TABLE).transform(table)
+        assert info.value.column == "text" and info.value.index == 3
+        assert info.value.row == "r4" and "row 'r4'" in str(info.value)
+
+
+def test_text_check_also_through_pipeline_and_not_for_custom_analyzer():
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from skmm.compose import MultimodalEncoder
+
+    table = pd.DataFrame({"caption": ["a cat", " ", "a dog", "a cow"]})
+    pipe = make_pipeline(TfidfVectorizer(), TruncatedSVD(2, random_state=0))
+    with pytest.raises(InvalidSampleError, match="sample 1"):
+        MultimodalEncoder([("text", pipe, "caption")]).fit(table)
+    # A user-supplied analyzer decides itself what a document is: token lists.
+    tokens = pd.DataFrame({"caption": [["a", "cat"], ["a", "dog"]]})
+    enc = MultimodalEncoder(
+        [("text", CountVectorizer(analyzer=lambda doc: doc), "caption")]
+    )
+    assert enc.fit_transform(tokens).shape == (2, 3)
+
+
+def test_foreign_encoder_error_is_located_to_row_and_column():
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skmm.compose import MultimodalEncoder
+
+    def features(cells):
+        return np.array([[float(len(c)), float(c.count("a"))] for c in cells])
+
+    enc = MultimodalEncoder([("text", FunctionTransformer(features), "caption")]).fit(
+        pd.DataFrame({"caption": ["a cat", "a dog"]})
+    )
+    bad = pd.DataFrame({"caption": ["ok", 3, "fine"]}, index=[10, 11, 12])
+    with pytest.raises(InvalidSampleError) as info:
+        enc.transform(bad)
+    assert info.value.index == 1 and info.value.row == 11
+    assert info.value.column == "text" and "FunctionTransformer" in str(info.value)
+
+
+def test_positional_columns_follow_names_when_reordered():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from skmm.compose import MultimodalEncoder
+
+    table = pd.DataFrame({"caption": ["a red cat", "a blue dog"], "size": [1.0, 2.0]})
+    enc = MultimodalEncoder(
+        [("text", TfidfVectorizer(), 0), ("size", "passthrough", 1)]
+    ).fit(table)
+    assert enc.columns_ == {"text": "caption", "size": "size"}
+    expected = enc.transform(table)
+    swapped = table[["size", "caption"]]
+    pd.testing.assert_frame_equal(enc.transform(swapped), expected)
+    with pytest.raises(ValueError, match="missing from X"):
+        enc.transform(table.rename(columns={"caption": "text"}))
+    # An array is read by the positions of fit.
+    pd.testing.assert_frame_equal(
+        enc.transform(table.to_numpy(dtype=object)),
+        expected.reset_index(drop=True),
+    )
+
+
+def test_dict_of_series_aligned_by_label_or_refused():
+    from skmm.compose import MultimodalEncoder
+
+    enc = MultimodalEncoder([("a", "passthrough", "a"), ("b", "passthrough", "b")])
+    a = pd.Series([1.0, 2.0, 3.0], index=["x", "y", "z"])
+    b = pd.Series([30.0, 10.0, 20.0], index=["z", "x", "y"])
+    out = enc.fit_transform({"a": a, "b": b})
+    assert out.index.tolist() == ["x", "y", "z"]
+    np.testing.assert_array_equal(out["b__b"], [10.0, 20.0, 30.0])
+    c = pd.Series([1.0, 2.0, 3.0], index=["x", "y", "w"])
+    with pytest.raises(ValueError, match="different indexes"):
+        enc.fit_transform({"a": a, "b": c})
+
+
+def test_failed_fit_is_atomic():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.utils.validation import check_is_fitted
+
+    from skmm.compose import MultimodalEncoder
+
+    class Boom(TfidfVectorizer):
+        def fit_transform(self, raw_documents, y=None):
+            super().fit_transform(raw_documents, y)
+            raise RuntimeError("fails after doing its work")
+
+    good = MultimodalEncoder(
+        [("text", TfidfVectorizer(), "caption"), ("size", "passthrough", "size")]
+    )
+    bad = MultimodalEncoder(
+        [("size", "passthrough", "size"), ("text", Boom(), "caption")]
+    )
+    with pytest.raises(RuntimeError, match="fails after") as info:
+        bad.fit(TABLE)
+    assert any("modality 'text'" in note for note in info.value.__notes__)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(bad)
+    # A refit that fails keeps the previous fitted state, whole.
+    good.fit(TABLE)
+    before = good.transform(TABLE)
+    broken = TABLE.astype(object)
+    broken.loc["r2", "size"] = "large"
+    with pytest.raises(InvalidSampleError, match="row 'r2'"):
+        good.fit(broken.assign(extra=0))
+    pd.testing.assert_frame_equal(good.transform(TABLE), before)
+    assert good.n_features_in_ == 2
+
+
+def test_errors_inside_cv_folds_name_the_users_row():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from skmm.compose import MultimodalEncoder
+
+    rng = np.random.default_rng(0)
+    words = ["red cat", "blue dog", "green bird", "pink cow"]
+    captions = [words[i % 4] + f" {rng.integers(9)}" for i in range(40)]
+    captions[37] = "   "
+    table = pd.DataFrame({"caption": captions}, index=[f"id{i}" for i in range(40)])
+    y = np.arange(40) % 2
+    pipe = make_pipeline(
+        MultimodalEncoder([("text", TfidfVectorizer(), "caption")]),
+        LogisticRegression(),
+    )
+    with pytest.raises(InvalidSampleError) as info:
+        cross_val_score(pipe, table, y, cv=4, error_score="raise")
+    # Inside the fold the position is < 30; the label is the user's row.
+    assert info.value.row == "id37" and "row 'id37'" in str(info.value)
+    # A default RangeIndex still names the user's row after CV splitting.
+    with pytest.raises(InvalidSampleError) as info:
+        cross_val_score(
+            pipe, table.reset_index(drop=True), y, cv=4, error_score="raise"
+        )
+    assert info.value.row == 37
