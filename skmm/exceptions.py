@@ -1,6 +1,11 @@
 """Exceptions raised by skmm."""
 
-__all__ = ["InvalidSampleError", "LayoutError"]
+__all__ = [
+    "InvalidSampleError",
+    "LayoutError",
+    "ModelFileError",
+    "UntrustedTypesError",
+]
 
 
 class InvalidSampleError(ValueError):
@@ -83,3 +88,44 @@ class LayoutError(ValueError):
     >>> issubclass(LayoutError, ValueError)
     True
     """
+
+
+class ModelFileError(ValueError):
+    """A model file cannot be written or read by :mod:`skmm.io`.
+
+    Raised for corrupted or tampered files (checksum mismatch), malformed
+    content, and attributes that the safe format cannot store.
+
+    Examples
+    --------
+    >>> from skmm.exceptions import ModelFileError
+    >>> issubclass(ModelFileError, ValueError)
+    True
+    """
+
+
+class UntrustedTypesError(ModelFileError):
+    """A model file names types or functions that are not trusted.
+
+    Nothing from the file has been built when this is raised. ``types`` lists
+    the untrusted names; inspect them (:func:`skmm.io.get_untrusted_types`) and
+    pass the ones you trust to ``skmm.io.load(path, trusted=[...])``.
+
+    Examples
+    --------
+    >>> from skmm.exceptions import UntrustedTypesError
+    >>> err = UntrustedTypesError(["os.system"])
+    >>> err.types
+    ['os.system']
+    """
+
+    def __init__(self, types):
+        self.types = sorted(types)
+        super().__init__(
+            f"The model file uses {len(self.types)} untrusted type(s) or "
+            f"function(s): {self.types}. Nothing was loaded. If you trust them, "
+            "pass them to skmm.io.load(..., trusted=[...])."
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.types,))
