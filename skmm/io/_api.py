@@ -321,7 +321,8 @@ def load(path, *, trusted=None):
     skmm.exceptions.UntrustedTypesError: The model file uses 1 untrusted type(s) ...
     >>> skmm.io.get_untrusted_types(path)
     ['_operator.neg']
-    >>> skmm.io.load(path, trusted=[operator.neg]).transform([[1.0]]).tolist()
+    >>> import numpy as np
+    >>> skmm.io.load(path, trusted=[operator.neg]).transform(np.ones((1, 1))).tolist()
     [[-1.0]]
     """
     return loads(_read(path), trusted=trusted)
