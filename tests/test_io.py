@@ -331,3 +331,18 @@ def test_loading_keeps_the_callers_torch_random_stream():
     torch.manual_seed(0)
     skmm.io.loads(data)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_ensemble_of_fusion_networks_round_trip():
+    from skmm.ensemble import ModalityBaggingClassifier
+
+    X, y, _ = _numeric_data()
+    model = ModalityBaggingClassifier(
+        estimator=FusionClassifier(hidden_size=4, max_epochs=3, random_state=0),
+        n_estimators=2,
+        random_state=0,
+    ).fit(X, y)
+    restored = skmm.io.loads(skmm.io.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    nets = {id(e.net_.module_) for e in restored.estimators_}
+    assert len(nets) == 2
