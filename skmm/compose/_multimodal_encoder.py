@@ -22,6 +22,7 @@ from skmm.utils._contract import (
     missing_mask,
     table_columns,
 )
+from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import _BaseComposition
 
 __all__ = ["MultimodalEncoder"]
@@ -225,6 +226,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         self.fit_transform(X, y)
         return self
 
+    @atomic_fit
     def fit_transform(self, X, y=None):
         """Fit every encoder and encode the table.
 
