@@ -243,14 +243,60 @@ def _payloads(target):
     # reach os.system through a trusted module's namespace
     yield {"$": "function", "module": "skmm.io._api", "qualname": "os.system"}
     yield {"$": "type", "module": "sklearn", "qualname": "__builtins__"}
+    # a trusted package's helper that runs a Python script when called
+    yield {
+        "$": "object",
+        "class": {
+            "module": "sklearn.preprocessing._function_transformer",
+            "qualname": "FunctionTransformer",
+        },
+        "state": {
+            "func": {
+                **call,
+                "func": {
+                    "$": "function",
+                    "module": "sklearn.utils._testing",
+                    "qualname": "assert_run_python_script_without_output",
+                },
+                "args": {"$": "tuple", "items": [f"open({str(target)!r}, 'w')"]},
+            }
+        },
+    }
+    # skorch's __setstate__ unpickles the "cuda dependent attributes" blob (the
+    # hole skops leaves open): a pickle that runs a command, as an array
+    yield {
+        "$": "object",
+        "class": {"module": "skmm.fusion._training", "qualname": "SkmmNet"},
+        "state": {
+            "device": "cpu",
+            "torch_load_kwargs": {"$": "dict", "items": [["weights_only", False]]},
+            "__cuda_dependent_attributes__": {"$": "ndarray", "key": "blob"},
+        },
+    }
+
+
+class _Command:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
 
 
 def test_crafted_payload_is_refused_and_runs_no_code(tmp_path):
+    import pickle
+
+    from safetensors.numpy import save
+
     target = tmp_path / "pwned"
+    blob = np.frombuffer(pickle.dumps(_Command(f"touch {target}")), dtype=np.uint8)
+    arrays = save({"blob": blob.copy()})
     for payload in _payloads(target):
         document = {"format": "skmm.io", "format_version": 1, "model": payload}
         path = tmp_path / "evil.skmm"
-        path.write_bytes(_forge(document))
+        path.write_bytes(_forge(document, arrays))
         with pytest.raises(ModelFileError):
             skmm.io.load(path)
         assert not target.exists()

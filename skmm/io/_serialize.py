@@ -412,9 +412,10 @@ class Decoder:
                 for key in ("class", "bit_generator"):
                     ref = node.get(key)
                     if isinstance(ref, dict) and "module" in ref:
-                        found.add((ref.get("module"), ref.get("qualname")))
+                        found.add((ref.get("module"), ref.get("qualname"), False))
                 if node.get("$") in ("type", "function"):
-                    found.add((node.get("module"), node.get("qualname")))
+                    function = node.get("$") == "function"
+                    found.add((node.get("module"), node.get("qualname"), function))
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
@@ -422,10 +423,12 @@ class Decoder:
 
     def untrusted(self, tree):
         return sorted(
-            f"{m}.{q}"
-            for m, q in self.names(tree)
-            if not (isinstance(m, str) and isinstance(q, str))
-            or not is_trusted(m, q, self.trusted)
+            {
+                f"{m}.{q}"
+                for m, q, function in self.names(tree)
+                if not (isinstance(m, str) and isinstance(q, str))
+                or not is_trusted(m, q, self.trusted, function=function)
+            }
         )
 
     # -- building --------------------------------------------------------------------
@@ -441,10 +444,11 @@ class Decoder:
                 f"malformed model file ({type(exc).__name__}: {exc})"
             ) from exc
 
-    def _lookup(self, ref):
+    def _lookup(self, ref, *, function=False):
         module, qualname = ref["module"], ref["qualname"]
-        if not is_trusted(module, qualname, self.trusted):  # checked before, again
-            raise ModelFileError(f"untrusted type {module}.{qualname}")
+        # checked for the whole file before, and again here
+        if not is_trusted(module, qualname, self.trusted, function=function):
+            raise ModelFileError(f"untrusted name {module}.{qualname}")
         return resolve(module, qualname)
 
     def _keep(self, node, obj):
@@ -518,8 +522,16 @@ class Decoder:
 
     def _decode_reduce(self, node):
         cls = self._lookup(node["class"])
-        if not isinstance(cls, type):
-            raise ModelFileError("malformed reduce node")
+        # Only extension types of skmm/scikit-learn (sklearn's Tree) are built
+        # by calling the class: a constructor given data from the file must not
+        # allocate or act on its own (e.g. torch.nn.Linear(10**6, 10**6)).
+        if not isinstance(cls, type) or not (
+            _own_code(cls) or qualified_name(cls) in self.trusted
+        ):
+            raise ModelFileError(
+                f"malformed model file: {qualified_name(cls)} cannot be rebuilt "
+                "from constructor arguments"
+            )
         args = self._decode(node["args"])
         obj = cls(*args)
         self._keep(node, obj)
@@ -618,7 +630,7 @@ class Decoder:
         return obj
 
     def _decode_function(self, node):
-        obj = self._lookup(node)
+        obj = self._lookup(node, function=True)
         if isinstance(obj, type) or not callable(obj):
             raise ModelFileError(
                 f"{node['module']}.{node['qualname']} is not a function"
@@ -666,12 +678,19 @@ class Decoder:
 
     def _decode_object(self, node):
         cls = self._lookup(node["class"])
-        if not isinstance(cls, type):
-            raise ModelFileError(f"malformed object of non-class {cls!r}")
+        if not isinstance(cls, type) or _is_skorch_class(cls):
+            # skorch's own __setstate__ unpickles a blob: nets only go through
+            # the "skorch" kind, which never calls it.
+            raise ModelFileError(
+                f"malformed model file: {qualified_name(cls)} as a plain object"
+            )
         obj = cls.__new__(cls)
         self._keep(node, obj)
         state = {k: self._decode(v) for k, v in node["state"].items()}
-        if hasattr(obj, "__setstate__"):
+        setstate = getattr(cls, "__setstate__", None)
+        if setstate is not None and _own_code(setstate):
+            # scikit-learn's / skmm's __setstate__ (version check, device
+            # fallback); any other class's is not run: its attributes are set.
             obj.__setstate__(state)
         else:
             obj.__dict__.update(state)
@@ -716,6 +735,12 @@ class Decoder:
 
         net.history_ = History(history)
         return net
+
+
+def _own_code(obj):
+    """Whether a class or function is defined by skmm or scikit-learn."""
+    module = getattr(obj, "__module__", None) or ""
+    return any(module == p or module.startswith(p + ".") for p in ("skmm", "sklearn"))
 
 
 def _is_skorch_class(cls):

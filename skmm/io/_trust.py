@@ -49,7 +49,8 @@ _TRUSTED_NAMES = frozenset(
 
 #: Human-readable summary, for documentation and error messages.
 DEFAULT_TRUSTED = (
-    "classes and functions of skmm and scikit-learn; skorch callbacks, datasets, "
+    "classes of skmm and scikit-learn, functions of their estimator modules "
+    "(metrics, feature selection, preprocessing); skorch callbacks, datasets, "
     "splits, history and nets; torch optimizer, loss and layer classes (as "
     "parameters); numpy scalar types and ufuncs; builtin types; print"
 )
@@ -70,12 +71,63 @@ def _in(module, packages):
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-def is_default_trusted(module, qualname):
+#: Submodules of the trusted packages that are never trusted by default: test
+#: helpers (``sklearn.utils._testing`` runs Python scripts), command line and
+#: I/O code.
+_EXCLUDED_MODULES = (
+    "sklearn.utils._testing",
+    "sklearn.utils.estimator_checks",
+    "sklearn.utils._test_common",
+    "sklearn.externals",
+    "sklearn.datasets",
+    "sklearn.utils._joblib",
+    "skmm.utils._testing",
+    "skmm.utils.estimator_checks",
+    "skmm._cli",
+    "skmm._demo",
+    "skmm.io",
+)
+
+#: Modules whose *functions* are trusted by default (score functions, kernels,
+#: metrics a fitted estimator may hold). Classes are trusted package-wide.
+_FUNCTION_MODULES = (
+    "skmm.encoders",
+    "skmm.compose",
+    "skmm.fusion",
+    "skmm.alignment",
+    "skmm.ensemble",
+    "skmm.utils._contract",
+    "skmm.utils._layout",
+    "skmm.utils._torch",
+    "sklearn.metrics",
+    "sklearn.feature_selection",
+    "sklearn.feature_extraction",
+    "sklearn.preprocessing",
+    "sklearn.utils.validation",
+)
+
+
+def is_default_trusted(module, qualname, *, function=False):
+    """Whether ``module.qualname`` is trusted without ``trusted=``.
+
+    Classes of skmm and scikit-learn are trusted (except their test, dataset
+    download and I/O modules); functions only from the modules of
+    :data:`_FUNCTION_MODULES` -- a function can be called with the data later,
+    so the bar is higher.
+    """
     name = f"{module}.{qualname}"
     if name in _TRUSTED_NAMES:
         return True
+    if _in(module, _EXCLUDED_MODULES) or "._" + "testing" in module:
+        return False
+    if function:
+        return _in(module, _FUNCTION_MODULES) or _numpy_name(module, qualname)
     if _in(module, _TRUSTED_PACKAGES) or _in(module, _TRUSTED_MODULES):
         return True
+    return _numpy_name(module, qualname)
+
+
+def _numpy_name(module, qualname):
     if module == "numpy" and "." not in qualname:
         value = getattr(np, qualname, None)
         return isinstance(value, np.ufunc) or (
@@ -105,8 +157,11 @@ def trust_set(trusted):
     return frozenset(names)
 
 
-def is_trusted(module, qualname, extra):
-    return is_default_trusted(module, qualname) or f"{module}.{qualname}" in extra
+def is_trusted(module, qualname, extra, *, function=False):
+    return (
+        is_default_trusted(module, qualname, function=function)
+        or f"{module}.{qualname}" in extra
+    )
 
 
 def resolve(module, qualname):
