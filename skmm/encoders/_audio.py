@@ -325,8 +325,11 @@ def _read_file(path, sr, n_target, crop, limit):
         raise
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
         # LibsndfileError (corrupt / non-audio file) is a RuntimeError.
+        # soundfile names the descriptor ("Error opening 12: ..."); the
+        # path is the source already.
+        reason = str(exc).replace(f"Error opening {fd}: ", "")
         raise InvalidSampleError(
-            f"cannot decode audio file ({exc})", source=path
+            f"cannot decode audio file ({reason})", source=path
         ) from exc
     finally:
         os.close(fd)
