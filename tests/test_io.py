@@ -58,6 +58,7 @@ def test_every_public_estimator_is_covered():
 
 @pytest.mark.parametrize("estimator", NUMERIC, ids=lambda e: type(e).__name__)
 def test_numeric_estimators_round_trip(estimator, tmp_path):
+    estimator = clone(estimator)  # the instances are shared with test_common
     X, y_class, y_reg = _numeric_data()
     y = y_reg if is_regressor(estimator) else y_class
     with warnings.catch_warnings():
@@ -81,6 +82,7 @@ def test_numeric_estimators_round_trip(estimator, tmp_path):
 
 @pytest.mark.parametrize("estimator", RAW, ids=lambda e: type(e).__name__)
 def test_raw_estimators_round_trip(estimator):
+    estimator = clone(estimator)  # the instances are shared with test_common
     X, y = _raw_data(estimator)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
