@@ -394,3 +394,37 @@ def test_ensemble_of_fusion_networks_round_trip():
     np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
     nets = {id(e.net_.module_) for e in restored.estimators_}
     assert len(nets) == 2
+
+
+def test_generic_serializer_on_sklearn_internals():
+    """No per-estimator code: ColumnTransformer, sparse text features, selectors,
+    histogram gradient boosting's predictors and forests' tree tables."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_selection import SelectKBest, f_classif
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "c": rng.choice(["a", "b", "c"], 50),
+            "n": rng.standard_normal(50),
+            "t": [f"w{i} x" for i in rng.integers(0, 5, 50)],
+        }
+    )
+    y = rng.integers(0, 2, 50)
+    columns = ColumnTransformer(
+        [
+            ("oh", OneHotEncoder(), ["c"]),
+            ("sc", StandardScaler(), ["n"]),
+            ("cv", CountVectorizer(), "t"),
+        ]
+    )
+    for final in (
+        HistGradientBoostingClassifier(max_iter=5),
+        RandomForestClassifier(5, random_state=0),
+    ):
+        model = make_pipeline(columns, SelectKBest(f_classif, k=3), final).fit(X, y)
+        restored = skmm.io.loads(skmm.io.dumps(model))
+        np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
