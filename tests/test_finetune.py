@@ -596,3 +596,16 @@ def test_estimator_trained_on_cuda_unpickles_on_cpu(models):
         module = loaded[-1].net_.module_
         assert {p.device.type for p in module.parameters()} == {"cpu"}
         np.testing.assert_allclose(loaded.predict_proba(X), expected)
+
+
+def test_aligner_with_a_pretrained_branch_gets_backbone_lr_groups(models):
+    from skmm.alignment import ContrastiveAligner
+
+    X, _ = _text_table(30)
+    pipe = _text_pipeline(
+        models, estimator=ContrastiveAligner, trainable="last_n", backbone_lr=1e-3
+    )
+    pipe.set_params(contrastivealigner__max_epochs=2).fit(X)
+    groups = pipe[-1].net_.optimizer_.param_groups
+    assert sorted({g["lr"] for g in groups}) == [1e-3, 1e-2]
+    assert np.isfinite(np.asarray(pipe.transform(X), dtype=float)).all()

@@ -12,6 +12,7 @@ from torch import nn
 from skmm.alignment._losses import make_objective
 from skmm.fusion._branches import make_branch
 from skmm.fusion._network import block_key
+from skmm.fusion._pretrained import network_param_groups
 from skmm.utils._torch import masked_mean
 
 __all__ = ["AlignmentNetwork"]
@@ -94,6 +95,14 @@ class AlignmentNetwork(nn.Module):
                 x = (x - getattr(self, f"mean{k}")) / getattr(self, f"scale{k}")
             xs.append(torch.where(present[:, k : k + 1], x, 0.0))
         return xs
+
+    def param_groups(self, named_parameters, lr):
+        """Optimizer parameter groups (skorch hook, see ``SkmmNet``).
+
+        Pretrained backbones get their own groups (``backbone_lr``, layer-wise
+        decay), as in the fusion networks; frozen parameters are left out.
+        """
+        return network_param_groups(self, lr, named_parameters)
 
     def embed(self, present, **blocks):
         """Shared-space embeddings of every modality, ``[(n, n_components)]``."""
