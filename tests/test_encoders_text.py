@@ -256,13 +256,13 @@ def test_max_length_truncates(tiny_model):
 
 def test_transformer_bad_params_and_paths(tiny_model, tmp_path):
     with pytest.raises(ValueError, match="pooling"):
-        TransformerTextEncoder(tiny_model, pooling="max").fit(TEXTS)
+        TransformerTextEncoder(tiny_model, pooling="sum").fit(TEXTS)
     with pytest.raises(ValueError, match="normalize"):
         TransformerTextEncoder(tiny_model, normalize="yes").fit(TEXTS)
     with pytest.raises(FileNotFoundError, match="no such directory"):
         TransformerTextEncoder(str(tmp_path / "nowhere" / "model")).fit(TEXTS)
     config = os.path.join(tiny_model, "config.json")
-    with pytest.raises(ValueError, match="is a file"):
+    with pytest.raises(OSError, match="is a file"):
         TransformerTextEncoder(config).fit(TEXTS)
     with pytest.raises(OSError, match="could not load"):
         TransformerTextEncoder(tmp_path).fit(TEXTS)  # an empty directory

@@ -21,8 +21,11 @@ from sklearn.utils._mask import indices_to_mask
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
+    InvalidParameterError,
+    Options,
     RealNotInt,
     StrOptions,
+    validate_params,
 )
 from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metadata_routing import (
@@ -45,6 +48,8 @@ from sklearn.utils.validation import (
 __all__ = [
     "HasMethods",
     "Interval",
+    "InvalidParameterError",
+    "Options",
     "RealNotInt",
     "StrOptions",
     "_BaseComposition",
@@ -68,4 +73,5 @@ __all__ = [
     "_set_random_states",
     "get_routing_for_object",
     "indices_to_mask",
+    "validate_params",
 ]
