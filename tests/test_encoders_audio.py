@@ -58,14 +58,14 @@ def small_encoders():
     ]
 
 
-@pytest.fixture(scope="module")
-def w2v_path(tmp_path_factory):
-    return make_tiny_wav2vec2(tmp_path_factory.mktemp("w2v"))
+@pytest.fixture
+def w2v_path(tiny_wav2vec2):
+    return tiny_wav2vec2
 
 
-@pytest.fixture(scope="module")
-def w2v_mask_path(tmp_path_factory):
-    return make_tiny_wav2vec2(tmp_path_factory.mktemp("w2v_mask"), attention_mask=True)
+@pytest.fixture
+def w2v_mask_path(tiny_wav2vec2_mask):
+    return tiny_wav2vec2_mask
 
 
 # --------------------------------------------------------------------------------

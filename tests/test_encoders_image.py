@@ -33,18 +33,9 @@ from skmm.utils._testing import (
     make_tiny_vit,
     make_torchvision_weights,
 )
-from skmm.utils._torch import torch_threads
 
 RNG = np.random.RandomState(0)
 RGB = RNG.randint(0, 256, size=(12, 16, 3)).astype(np.uint8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny forward passes: several OpenMP threads only add barrier waits on a
-    # busy shared machine (seconds per pass); results do not depend on it.
-    with torch_threads(1):
-        yield
 
 
 # -- fixtures ------------------------------------------------------------------------
@@ -135,15 +126,9 @@ def two_class_images(tmp_path_factory):
     return make_test_images(folder, 48, size=(24, 32), random_state=0)
 
 
-@pytest.fixture(scope="module")
-def resnet_weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    return make_torchvision_weights(folder / "resnet18.pth", "resnet18", random_state=3)
-
-
-@pytest.fixture(scope="module")
-def tiny_vit(tmp_path_factory):
-    return make_tiny_vit(tmp_path_factory.mktemp("vit"))
+@pytest.fixture
+def resnet_weights(resnet18_weights):
+    return resnet18_weights
 
 
 def _decode(cell, **kwargs):

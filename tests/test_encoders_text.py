@@ -32,9 +32,9 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return make_tiny_text_model(tmp_path_factory.mktemp("tiny_text_model"))
+@pytest.fixture
+def tiny_model(tiny_text_model):
+    return tiny_text_model
 
 
 @pytest.fixture(params=["transformer", "tokens", "tokens_hf"])
