@@ -86,7 +86,9 @@ def make_multimodal_classification(
     Returns
     -------
     X : DataFrame or ndarray of shape (n_samples, n_features)
+        The modality blocks side by side (NaN where a modality is missing).
     y : ndarray of shape (n_samples,)
+        The class labels, ``0 .. n_classes - 1``.
 
     See Also
     --------

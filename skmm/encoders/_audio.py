@@ -629,6 +629,7 @@ class _SpectralEncoder(BaseRawEncoder):
         Returns
         -------
         Xt : ndarray of shape (n_samples, n_features_out_), dtype=float32
+            One row per cell, in input order; NaN rows for missing cells.
         """
         # The mel projection is a tiny matrix product per clip: a multi-threaded
         # BLAS spends more time synchronising than computing (3-4x slower on a

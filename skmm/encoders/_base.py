@@ -240,6 +240,7 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         Xt : ndarray of shape (n_samples, n_features_out_), dtype=float32
+            One row per cell, in input order; NaN rows for missing cells.
         """
         check_is_fitted(self)
         cells = check_raw_column(X, estimator=self)
@@ -272,6 +273,8 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            The names of the output columns, e.g. ``emb0``, ``emb1``, ... for
+            the pretrained encoders.
         """
         check_is_fitted(self)
         return np.asarray(self._feature_names(), dtype=object)
@@ -433,6 +436,7 @@ class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         Returns
         -------
         self : object
+            The loader, unchanged.
         """
         return self
 
