@@ -58,7 +58,8 @@ _CELL_KINDS = (
 
 
 # --------------------------------------------------------------------------------
-# parameter checks shared by the estimators and load_audio
+# argument checks of the load_audio function (the estimators use
+# _parameter_constraints, below)
 # --------------------------------------------------------------------------------
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
