@@ -55,6 +55,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._contract import check_raw_column, describe_cell, missing_mask
+from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 #: Constraints of the parameters every raw-modality encoder and loader shares.
@@ -189,6 +190,7 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
 
     # -- sklearn API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y=None):
         """Fit the encoder on a raw column.
 
@@ -202,7 +204,8 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : object
-            The fitted encoder.
+            The fitted encoder. A fit that fails (or is interrupted) leaves the
+            encoder as it was before.
         """
         self._check_param_combinations()
         cells = check_raw_column(X, estimator=self)
@@ -212,21 +215,13 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__}: every cell of the column is missing; "
                 "there is nothing to fit on."
             )
-        # A fit either completes or leaves the previous fitted state intact
-        # (also on KeyboardInterrupt): restore the attributes on any failure.
-        previous = dict(self.__dict__)
-        try:
-            for attr in self._transient:
-                self.__dict__.pop(attr, None)
-            self._prepare()
-            if self._fit_needs_items:
-                items, _ = self._load(cells, present)
-                self._fit_items(items)
-            self.n_features_out_ = len(self._feature_names())
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous)
-            raise
+        for attr in self._transient:
+            self.__dict__.pop(attr, None)
+        self._prepare()
+        if self._fit_needs_items:
+            items, _ = self._load(cells, present)
+            self._fit_items(items)
+        self.n_features_out_ = len(self._feature_names())
         return self
 
     def transform(self, X):
