@@ -16,7 +16,18 @@ import os
 import pathlib
 import pkgutil
 
-import skmm
+# The gallery runs in this process: offline, headless, one thread per process
+# (tiny example networks gain nothing from more; set before torch is imported).
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "MPLBACKEND": "Agg",
+    "SKMM_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import skmm  # noqa: E402
 
 project = "skmm"
 author = "skmm developers"

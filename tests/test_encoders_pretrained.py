@@ -107,6 +107,24 @@ def test_replaced_weights_are_refused_after_loading(kind, tmp_path):
     assert issubclass(WeightsChangedError, ValueError)
 
 
+def test_token_sequence_tokenizer_fingerprint(tmp_path):
+    from skmm.encoders import TokenSequenceEncoder
+
+    path = make_tiny_text_model(tmp_path / "m")
+    enc = TokenSequenceEncoder(tokenizer=path, max_length=6).fit(TEXTS)
+    assert enc.weights_sha256_ == file_sha256(path)
+    expected = enc.transform(TEXTS)
+    blob = pickle.dumps(enc)
+    clear_resource_cache()
+    np.testing.assert_array_equal(pickle.loads(blob).transform(TEXTS), expected)
+    with open(os.path.join(path, "vocab.txt"), "a", encoding="utf-8") as f:
+        f.write("extra\n")
+    clear_resource_cache()
+    with pytest.raises(WeightsChangedError, match="tokenizer files"):
+        pickle.loads(blob).transform(TEXTS)
+    assert TokenSequenceEncoder().fit(TEXTS).weights_sha256_ is None
+
+
 def test_hub_name_fails_fast_when_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     probes = []

@@ -25,11 +25,12 @@ from sklearn.feature_extraction.text import CountVectorizer
 from skmm.encoders._base import BaseRawEncoder, bad_cell
 from skmm.encoders._pretrained import (
     BasePretrainedEncoder,
+    WeightsChangedError,
     pool_tokens,
     resolve_hf_model,
 )
 from skmm.exceptions import InvalidSampleError
-from skmm.utils._cache import get_resource, path_stamp
+from skmm.utils._cache import get_resource, path_stamp, weights_fingerprint
 from skmm.utils._layout import PAD_ID, UNKNOWN_ID, grid_feature_names
 from skmm.utils._sklearn_compat import Interval, StrOptions
 from skmm.utils._torch import hf_progress, torch_threads
@@ -402,6 +403,10 @@ class TokenSequenceEncoder(BaseRawEncoder):
     tokenizer_path_ : str or None
         The resolved tokenizer directory or hub name (None with a fitted
         vocabulary).
+    weights_sha256_ : str or None
+        SHA-256 of the transformers tokenizer's files, recorded at fit (None
+        with a fitted vocabulary). A pickled encoder whose tokenizer files were
+        replaced raises :class:`~skmm.encoders._pretrained.WeightsChangedError`.
     n_features_out_ : int
         Number of output features (``max_length``).
 
@@ -499,13 +504,15 @@ class TokenSequenceEncoder(BaseRawEncoder):
     def _prepare(self):
         if self.tokenizer is None:
             self.tokenizer_path_ = None
+            self.weights_sha256_ = None
             return
-        self.tokenizer_path_, _ = resolve_hf_model(
+        self.tokenizer_path_, path = resolve_hf_model(
             self.tokenizer,
             param="tokenizer",
             owner=type(self).__name__,
             verbose=self.verbose,
         )
+        self.weights_sha256_ = weights_fingerprint(path)
         tokenizer = self._get_tokenizer()
         pad_id, unk_id = tokenizer.pad_token_id, tokenizer.unk_token_id
         self.vocabulary_ = {
@@ -599,6 +606,14 @@ class TokenSequenceEncoder(BaseRawEncoder):
                 owner=type(self).__name__,
                 verbose=self.verbose,
             )
+            actual = weights_fingerprint(path)
+            if actual != self.weights_sha256_:
+                raise WeightsChangedError(
+                    f"{type(self).__name__}: the tokenizer files at {path!r} "
+                    "changed since the encoder was fitted (sha256 mismatch); its "
+                    "token ids would silently differ. Refit the encoder, or "
+                    "restore the original tokenizer."
+                )
             tokenizer = _cached_tokenizer(path, self.verbose, type(self).__name__)
             self._hf_tokenizer = tokenizer
         return tokenizer
