@@ -1,6 +1,6 @@
 """Exceptions raised by skmm."""
 
-__all__ = ["InvalidSampleError", "LayoutError"]
+__all__ = ["InvalidSampleError", "LayoutError", "WeightsChangedError"]
 
 
 class InvalidSampleError(ValueError):
@@ -62,5 +62,22 @@ class LayoutError(ValueError):
     --------
     >>> from skmm.exceptions import LayoutError
     >>> issubclass(LayoutError, ValueError)
+    True
+    """
+
+
+class WeightsChangedError(ValueError):
+    """The pretrained weights of a fitted encoder changed since it was fitted.
+
+    Raised when a pickled (or copied) pretrained encoder reloads its model and
+    the SHA-256 of the files no longer matches the ``weights_sha256_`` recorded
+    at ``fit``: the encoder would otherwise silently give different outputs.
+    Refit the encoder, or restore the original weights. Subclass of
+    :class:`ValueError`.
+
+    Examples
+    --------
+    >>> from skmm.exceptions import WeightsChangedError
+    >>> issubclass(WeightsChangedError, ValueError)
     True
     """

@@ -24,7 +24,8 @@ from skmm.encoders import (
     _pretrained,
 )
 from skmm.encoders._base import load_cells
-from skmm.encoders._pretrained import BasePretrainedEncoder, WeightsChangedError
+from skmm.encoders._pretrained import BasePretrainedEncoder
+from skmm.exceptions import WeightsChangedError
 from skmm.utils._cache import clear_resource_cache, file_sha256
 from skmm.utils._testing import (
     make_test_tones,

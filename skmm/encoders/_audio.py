@@ -989,7 +989,7 @@ class TransformerAudioEncoder(BasePretrainedEncoder):
     weights_sha256_ : str
         SHA-256 of the model's files at fit time. A pickled encoder reloading
         changed files raises
-        :class:`~skmm.encoders._pretrained.WeightsChangedError`.
+        :class:`~skmm.exceptions.WeightsChangedError`.
     device_ : str
         The resolved torch device.
 

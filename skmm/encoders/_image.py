@@ -446,7 +446,7 @@ class TorchvisionImageEncoder(BasePretrainedEncoder):
     weights_sha256_ : str or None
         SHA-256 of that file, recorded at fit (None for a random
         initialisation). A pickled encoder reloading different weights raises
-        :class:`~skmm.encoders._pretrained.WeightsChangedError`.
+        :class:`~skmm.exceptions.WeightsChangedError`.
     device_ : str
         The resolved torch device.
     init_seed_ : int or None
@@ -774,7 +774,7 @@ class TransformerImageEncoder(BasePretrainedEncoder):
     weights_sha256_ : str
         SHA-256 over the model directory's files, recorded at fit. A pickled
         encoder reloading changed files raises
-        :class:`~skmm.encoders._pretrained.WeightsChangedError`.
+        :class:`~skmm.exceptions.WeightsChangedError`.
     device_ : str
         The resolved torch device.
 

@@ -36,12 +36,12 @@ import socket
 import urllib.parse
 
 from skmm.encoders._base import BaseRawEncoder
+from skmm.exceptions import WeightsChangedError
 from skmm.utils._cache import get_resource, weights_fingerprint
 from skmm.utils._torch import resolve_device
 
 __all__ = [
     "BasePretrainedEncoder",
-    "WeightsChangedError",
     "hub_offline",
     "pool_tokens",
     "resolve_hf_model",
@@ -60,20 +60,6 @@ _HUB_IGNORE = [
     "onnx/*",
     "openvino/*",
 ]
-
-
-class WeightsChangedError(ValueError):
-    """The weights of a fitted pretrained encoder changed since it was fitted.
-
-    Raised when a pickled (or copied) encoder reloads its network and the
-    SHA-256 of the files no longer matches the recorded ``weights_sha256_``.
-
-    Examples
-    --------
-    >>> from skmm.encoders._pretrained import WeightsChangedError
-    >>> issubclass(WeightsChangedError, ValueError)
-    True
-    """
 
 
 # -- model resolution ------------------------------------------------------------
@@ -331,7 +317,8 @@ class BasePretrainedEncoder(BaseRawEncoder):
         """The loaded backbone; reloaded by reference after unpickling or copy.
 
         A reload checks the fingerprint of the weights against
-        ``weights_sha256_`` and raises :class:`WeightsChangedError` on mismatch.
+        ``weights_sha256_`` and raises
+        :class:`~skmm.exceptions.WeightsChangedError` on mismatch.
         """
         backbone = self.__dict__.get("_backbone")
         if backbone is not None:

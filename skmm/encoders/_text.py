@@ -25,11 +25,10 @@ from sklearn.feature_extraction.text import CountVectorizer
 from skmm.encoders._base import BaseRawEncoder, bad_cell
 from skmm.encoders._pretrained import (
     BasePretrainedEncoder,
-    WeightsChangedError,
     pool_tokens,
     resolve_hf_model,
 )
-from skmm.exceptions import InvalidSampleError
+from skmm.exceptions import InvalidSampleError, WeightsChangedError
 from skmm.utils._cache import get_resource, path_stamp, weights_fingerprint
 from skmm.utils._layout import PAD_ID, UNKNOWN_ID, grid_feature_names
 from skmm.utils._sklearn_compat import Interval, StrOptions
@@ -184,7 +183,7 @@ class TransformerTextEncoder(BasePretrainedEncoder):
     weights_sha256_ : str
         SHA-256 of the model's files, recorded at fit. A pickled encoder reloads
         the model by reference and raises
-        :class:`~skmm.encoders._pretrained.WeightsChangedError` (a
+        :class:`~skmm.exceptions.WeightsChangedError` (a
         ``ValueError``) if the files changed since, instead of silently giving
         different embeddings.
     device_ : str
@@ -406,7 +405,7 @@ class TokenSequenceEncoder(BaseRawEncoder):
     weights_sha256_ : str or None
         SHA-256 of the transformers tokenizer's files, recorded at fit (None
         with a fitted vocabulary). A pickled encoder whose tokenizer files were
-        replaced raises :class:`~skmm.encoders._pretrained.WeightsChangedError`.
+        replaced raises :class:`~skmm.exceptions.WeightsChangedError`.
     n_features_out_ : int
         Number of output features (``max_length``).
 
