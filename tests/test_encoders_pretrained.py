@@ -172,6 +172,18 @@ def test_cached_hub_name_resolves_to_snapshot(monkeypatch, tiny_text_model):
     np.testing.assert_array_equal(enc.transform(TEXTS), reference)
 
 
+def test_relative_weights_path_is_recorded_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_torchvision_weights(tmp_path / "w.pth", "resnet18")
+    enc = TorchvisionImageEncoder(weights="w.pth", size=32).fit(IMAGES)
+    assert enc.model_path_ == str(tmp_path / "w.pth")
+    expected = enc.transform(IMAGES)
+    blob = pickle.dumps(enc)
+    monkeypatch.chdir(os.path.dirname(tmp_path))  # elsewhere, as another process
+    clear_resource_cache()
+    np.testing.assert_array_equal(pickle.loads(blob).transform(IMAGES), expected)
+
+
 def test_failed_refit_keeps_previous_state(tiny_text_model, tmp_path):
     enc = TransformerTextEncoder(tiny_text_model).fit(TEXTS)
     before = enc.transform(TEXTS)

@@ -526,7 +526,11 @@ class TorchvisionImageEncoder(BasePretrainedEncoder):
         if not self.model:
             raise ValueError("model must be a torchvision model name; got ''.")
         check_image_params("RGB", self.size, "bilinear", None, size_required=True)
-        self._weights_kind()
+        kind, ref = self._weights_kind()
+        if kind == "file" and not os.path.isfile(ref):
+            raise FileNotFoundError(
+                f"weights file {os.path.abspath(ref)!r} does not exist."
+            )
 
     def _weights_kind(self):
         weights = self.weights
@@ -540,10 +544,7 @@ class TorchvisionImageEncoder(BasePretrainedEncoder):
                 or os.path.exists(weights)
             )
         ):
-            path = os.path.abspath(os.fspath(weights))
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"weights file {path!r} does not exist.")
-            return "file", path
+            return "file", os.fspath(weights)
         if isinstance(weights, str):
             return "enum", weights
         return "enum", f"{type(weights).__name__}.{weights.name}"
@@ -557,7 +558,9 @@ class TorchvisionImageEncoder(BasePretrainedEncoder):
         if kind == "random":
             return None, None
         if kind == "file":
-            path = ref if reference is None else os.fspath(reference)
+            # At fit, ``reference`` is the ``weights`` parameter; on reload, the
+            # absolute ``model_path_`` recorded at fit.
+            path = os.path.abspath(os.fspath(reference))
             if not os.path.isfile(path):
                 raise FileNotFoundError(
                     f"{type(self).__name__}: weights file {path!r} does not exist."
@@ -582,6 +585,9 @@ class TorchvisionImageEncoder(BasePretrainedEncoder):
         size = (
             self.size if isinstance(self.size, numbers.Integral) else tuple(self.size)
         )
+        # A weights file is identified by model_path_ and its sha256 (the key's
+        # other entries); the relative path given at fit would not be portable.
+        ref = ref if kind == "enum" else None
         return (self.model, kind, ref, self.init_seed_, self.layer, size)
 
     # -- backbone ----------------------------------------------------------------
