@@ -10,8 +10,6 @@ A new public estimator is picked up automatically: it is built with defaults
 unless ``INIT_PARAMS`` gives small, seeded settings for it.
 """
 
-import os
-import shutil
 import tempfile
 import warnings
 
@@ -27,24 +25,18 @@ from skmm.utils.estimator_checks import (
 )
 
 _MODELS = tempfile.mkdtemp(prefix="skmm-test-models-")
-_BUILDERS = ("make_tiny_text_model", "make_tiny_vit", "make_tiny_wav2vec2")
 
 
 def _model(builder):
-    """Path of a tiny random model. Instances built at collection only store the
-    path (``__init__`` stores parameters); the model itself is built by the
-    ``_tiny_models`` fixture, when the first test of this module runs."""
-    return lambda: f"{_MODELS}/{builder}"
+    """Build a tiny random model once per session, offline."""
+    cache = {}
 
+    def get():
+        if "path" not in cache:
+            cache["path"] = getattr(_testing, builder)(f"{_MODELS}/{builder}")
+        return cache["path"]
 
-@pytest.fixture(autouse=True, scope="module")
-def _tiny_models():
-    for builder in _BUILDERS:
-        path = f"{_MODELS}/{builder}"
-        if not os.path.isdir(path):
-            getattr(_testing, builder)(path)
-    yield
-    shutil.rmtree(_MODELS, ignore_errors=True)
+    return get
 
 
 _tiny_text = _model("make_tiny_text_model")
