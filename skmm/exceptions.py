@@ -5,6 +5,7 @@ __all__ = [
     "LayoutError",
     "ModelFileError",
     "UntrustedTypesError",
+    "WeightsChangedError",
 ]
 
 
@@ -129,3 +130,20 @@ class UntrustedTypesError(ModelFileError):
 
     def __reduce__(self):
         return (type(self), (self.types,))
+
+
+class WeightsChangedError(ValueError):
+    """The pretrained weights of a fitted encoder changed since it was fitted.
+
+    Raised when a pickled (or copied) pretrained encoder reloads its model and
+    the SHA-256 of the files no longer matches the ``weights_sha256_`` recorded
+    at ``fit``: the encoder would otherwise silently give different outputs.
+    Refit the encoder, or restore the original weights. Subclass of
+    :class:`ValueError`.
+
+    Examples
+    --------
+    >>> from skmm.exceptions import WeightsChangedError
+    >>> issubclass(WeightsChangedError, ValueError)
+    True
+    """

@@ -33,18 +33,9 @@ from skmm.utils._testing import (
     make_tiny_vit,
     make_torchvision_weights,
 )
-from skmm.utils._torch import torch_threads
 
 RNG = np.random.RandomState(0)
 RGB = RNG.randint(0, 256, size=(12, 16, 3)).astype(np.uint8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny forward passes: several OpenMP threads only add barrier waits on a
-    # busy shared machine (seconds per pass); results do not depend on it.
-    with torch_threads(1):
-        yield
 
 
 # -- fixtures ------------------------------------------------------------------------
@@ -135,15 +126,9 @@ def two_class_images(tmp_path_factory):
     return make_test_images(folder, 48, size=(24, 32), random_state=0)
 
 
-@pytest.fixture(scope="module")
-def resnet_weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    return make_torchvision_weights(folder / "resnet18.pth", "resnet18", random_state=3)
-
-
-@pytest.fixture(scope="module")
-def tiny_vit(tmp_path_factory):
-    return make_tiny_vit(tmp_path_factory.mktemp("vit"))
+@pytest.fixture
+def resnet_weights(resnet18_weights):
+    return resnet18_weights
 
 
 def _decode(cell, **kwargs):
@@ -458,7 +443,7 @@ def test_torchvision_matches_plain_forward(two_class_images, resnet_weights):
     assert np.isnan(out[5]).all()
     ref = _plain_torchvision(paths, resnet_weights, 32)
     np.testing.assert_allclose(out[:5], ref, rtol=1e-4, atol=1e-5)
-    assert enc.get_feature_names_out()[[0, -1]].tolist() == ["feat0", "feat511"]
+    assert enc.get_feature_names_out()[[0, -1]].tolist() == ["emb0", "emb511"]
     assert enc.weights_sha256_ and enc.init_seed_ is None
     enc._get_backbone()["net"].train()  # e.g. by a fine-tuning loop elsewhere
     np.testing.assert_allclose(enc.transform(paths), ref, rtol=1e-4, atol=1e-5)
@@ -540,7 +525,7 @@ def test_torchvision_bad_weights(tmp_path, two_class_images):
     paths, _ = two_class_images
     with pytest.raises(ValueError, match=r"unknown weights 'NOPE'.*IMAGENET1K_V1"):
         TorchvisionImageEncoder(weights="NOPE", size=32).fit(paths[:1])
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         TorchvisionImageEncoder(weights=str(tmp_path / "x.pth")).fit(paths[:1])
     other = make_torchvision_weights(tmp_path / "m.pth", "mobilenet_v3_small")
     with pytest.raises(ValueError, match="does not match"):
@@ -601,7 +586,7 @@ def test_transformer_vit_matches_manual_forward(tiny_vit, two_class_images):
     )
     normed = TransformerImageEncoder(tiny_vit, normalize=True).fit_transform(paths[:4])
     np.testing.assert_allclose(np.linalg.norm(normed, axis=1), 1.0, rtol=1e-5)
-    assert enc.get_feature_names_out().tolist() == [f"feat{i}" for i in range(16)]
+    assert enc.get_feature_names_out().tolist() == [f"emb{i}" for i in range(16)]
 
 
 @pytest.mark.parametrize("vision_only", [False, True])
@@ -629,10 +614,12 @@ def test_transformer_pickle_and_api(tiny_vit, two_class_images, tmp_path):
     np.testing.assert_array_equal(pickle.loads(blob).transform(paths[:5]), ref)
     parallel = clone(enc).set_params(n_jobs=2).fit(paths[:3])
     np.testing.assert_allclose(parallel.transform(paths[:5]), ref, rtol=1e-6)
-    with pytest.raises(ValueError, match="local model directory"):
+    with pytest.raises(FileNotFoundError, match="no such directory"):
         TransformerImageEncoder(str(tmp_path / "missing")).fit(paths[:1])
+    with pytest.raises(OSError, match="not in the local Hugging Face cache"):
+        TransformerImageEncoder("no-such-org/no-such-model").fit(paths[:1])
     with pytest.raises(ValueError, match="pooling"):
-        TransformerImageEncoder(tiny_vit, pooling="max").fit(paths[:1])
+        TransformerImageEncoder(tiny_vit, pooling="sum").fit(paths[:1])
 
 
 def test_transformer_model_changed_since_fit(tmp_path, two_class_images):
@@ -661,8 +648,8 @@ def test_torchvision_weight_enum_resolution():
     assert enc._weight_enum("ResNet18_Weights.IMAGENET1K_V1") is expected
     enc = TorchvisionImageEncoder("resnet18", weights=expected)
     assert enc._weights_kind() == ("enum", "ResNet18_Weights.IMAGENET1K_V1")
-    with pytest.raises(ValueError, match="weights must be"):
-        TorchvisionImageEncoder(weights=3)._weights_kind()
+    with pytest.raises(ValueError, match="'weights' parameter"):
+        TorchvisionImageEncoder(weights=3).fit([np.zeros((8, 8, 3), np.uint8)])
 
 
 def test_verbose_progress_bar(two_class_images):

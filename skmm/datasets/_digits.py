@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
+from skmm.utils._sklearn_compat import Interval, validate_params
+
 __all__ = ["make_multimodal_digits"]
 
 MODALITIES = ("text", "image", "audio")
@@ -383,32 +385,12 @@ def _render_audio(band, sr, rng):
 # public function
 # ---------------------------------------------------------------------------
 def _resolve_seed(random_state):
-    """An int seed from ``random_state`` (int, None, RandomState or Generator)."""
+    """An int seed from ``random_state`` (int >= 0, None, RandomState or Generator)."""
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**63 - 1))
-    if isinstance(random_state, numbers.Integral) and not isinstance(
-        random_state, bool
-    ):
-        if random_state < 0:
-            raise ValueError(
-                f"random_state must be a non-negative int; got {random_state}."
-            )
+    if isinstance(random_state, numbers.Integral):
         return int(random_state)
-    if random_state is None or isinstance(random_state, np.random.RandomState):
-        return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    raise ValueError(
-        "random_state must be an int, None, a numpy RandomState or a numpy "
-        f"Generator; got {random_state!r}."
-    )
-
-
-def _check_int(name, value, low, high=None):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int; got {value!r}.")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}; got {value}.")
-    return int(value)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _check_rate(name, value):
@@ -468,6 +450,24 @@ def _wav_bytes(pcm, sr):
     return buffer.getvalue()
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "missing_rate": [Interval(numbers.Real, 0, 1, closed="left"), dict],
+        "as_paths": ["boolean"],
+        "data_home": [str, os.PathLike, None],
+        "return_X_y": ["boolean"],
+        "sr": [Interval(numbers.Integral, 4000, None, closed="left")],
+        "image_size": [Interval(numbers.Integral, 16, 256, closed="both")],
+        "random_state": [
+            Interval(numbers.Integral, 0, None, closed="left"),
+            np.random.RandomState,
+            np.random.Generator,
+            None,
+        ],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_multimodal_digits(
     n_samples=600,
     *,
@@ -633,16 +633,8 @@ def make_multimodal_digits(
     >>> bool(X.isna().all(axis=1).any())
     False
     """
-    n_samples = _check_int("n_samples", n_samples, 1)
+    n_samples, sr, image_size = int(n_samples), int(sr), int(image_size)
     rates = _check_missing_rate(missing_rate)
-    sr = _check_int("sr", sr, 4000)
-    image_size = _check_int("image_size", image_size, 16, 256)
-    if not isinstance(as_paths, (bool, np.bool_)):
-        raise TypeError(f"as_paths must be a bool; got {as_paths!r}.")
-    if not isinstance(return_X_y, (bool, np.bool_)):
-        raise TypeError(f"return_X_y must be a bool; got {return_X_y!r}.")
-    if data_home is not None and not isinstance(data_home, (str, os.PathLike)):
-        raise TypeError(f"data_home must be a str or path-like; got {data_home!r}.")
     seed = _resolve_seed(random_state)
 
     # balanced labels: each block of ten samples is a permutation of 0..9

@@ -6,11 +6,27 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from skmm.utils._sklearn_compat import Interval, validate_params
+
 __all__ = ["make_multimodal_classification"]
 
 _DEFAULT_MODALITIES = {"text": 16, "image": 16, "audio": 16}
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_classes": [Interval(numbers.Integral, 2, None, closed="left")],
+        "modalities": [dict, Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_informative": [Interval(numbers.Integral, 1, None, closed="left")],
+        "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "interaction": ["boolean"],
+        "missing_rate": [Interval(numbers.Real, 0, 1, closed="left")],
+        "as_frame": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_multimodal_classification(
     n_samples=300,
     n_classes=2,
@@ -70,7 +86,9 @@ def make_multimodal_classification(
     Returns
     -------
     X : DataFrame or ndarray of shape (n_samples, n_features)
+        The modality blocks side by side (NaN where a modality is missing).
     y : ndarray of shape (n_samples,)
+        The class labels, ``0 .. n_classes - 1``.
 
     See Also
     --------
@@ -89,14 +107,6 @@ def make_multimodal_classification(
     True
     """
     modalities = _check_modalities(modalities)
-    if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
-    if not isinstance(n_classes, numbers.Integral) or n_classes < 2:
-        raise ValueError(f"n_classes must be an int >= 2; got {n_classes!r}.")
-    if not 0.0 <= missing_rate < 1.0:
-        raise ValueError(f"missing_rate must be in [0, 1); got {missing_rate!r}.")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0; got {noise!r}.")
     if interaction and len(modalities) < 2:
         raise ValueError("interaction=True needs at least two modalities.")
     widest = min(modalities.values())
@@ -145,14 +155,9 @@ def _check_modalities(modalities):
     if modalities is None:
         return dict(_DEFAULT_MODALITIES)
     if isinstance(modalities, numbers.Integral):
-        if modalities < 1:
-            raise ValueError(f"modalities must be >= 1; got {modalities}.")
         return {f"m{k}": 16 for k in range(modalities)}
-    if not hasattr(modalities, "items") or not modalities:
-        raise ValueError(
-            "modalities must be a dict {name: n_features}, an int or None; got "
-            f"{modalities!r}."
-        )
+    if not modalities:
+        raise ValueError("modalities must not be an empty dict.")
     for name, width in modalities.items():
         if not isinstance(name, str) or "__" in name or not name:
             raise ValueError(

@@ -22,13 +22,21 @@ import functools
 import math
 import numbers
 import os
+from numbers import Integral, Real
 
 import numpy as np
 
 from skmm.encoders._base import BaseRawEncoder, BaseRawLoader, bad_cell
+from skmm.encoders._pretrained import (
+    BasePretrainedEncoder,
+    pool_tokens,
+    resolve_hf_model,
+)
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._contract import describe_cell, open_regular_file
 from skmm.utils._layout import grid_feature_names
+from skmm.utils._sklearn_compat import Interval, StrOptions
+from skmm.utils._torch import hf_progress, torch_threads
 
 __all__ = [
     "AudioLoader",
@@ -69,7 +77,8 @@ _CELL_KINDS = (
 
 
 # --------------------------------------------------------------------------------
-# parameter checks shared by the estimators and load_audio
+# argument checks of the load_audio function (the estimators use
+# _parameter_constraints, below)
 # --------------------------------------------------------------------------------
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -110,6 +119,29 @@ def _check_decode_params(sr, mono, duration, crop, silence, owner=None):
         )
     _check_option("crop", crop, ("start", "center"), owner)
     _check_option("silence", silence, ("raise", "keep"), owner)
+
+
+#: Parameter constraints of the decoding parameters (sklearn's mechanism); the
+#: checks that constraints cannot express are in ``_check_decode_combinations``.
+_DECODE_CONSTRAINTS = {
+    "sr": [Interval(Real, 0, None, closed="neither")],
+    "duration": [Interval(Real, 0, None, closed="neither"), None],
+    "crop": [StrOptions({"start", "center"})],
+    "silence": [StrOptions({"raise", "keep"})],
+}
+
+
+def _check_decode_combinations(estimator):
+    """Cross-parameter checks of the decoding parameters (after constraints)."""
+    name = type(estimator).__name__
+    sr, duration = estimator.sr, estimator.duration
+    if not np.isfinite(sr):
+        raise ValueError(f"{name}: sr must be finite; got {sr!r}.")
+    if duration is not None and (not np.isfinite(duration) or round(duration * sr) < 1):
+        raise ValueError(
+            f"{name}: duration={duration!r} s at sr={sr!r} is shorter than one "
+            "sample or not finite."
+        )
 
 
 # --------------------------------------------------------------------------------
@@ -486,6 +518,11 @@ class AudioLoader(BaseRawLoader):
     [(4000,), None, (4000,)]
     """
 
+    _parameter_constraints: dict = {
+        **BaseRawLoader._parameter_constraints,
+        **_DECODE_CONSTRAINTS,
+        "mono": ["boolean"],
+    }
     _modality = "audio"
 
     def __init__(
@@ -509,15 +546,10 @@ class AudioLoader(BaseRawLoader):
         self.verbose = verbose
         self.errors = errors
 
-    def _check_params(self):
-        name = type(self).__name__
-        _check_decode_params(
-            self.sr, self.mono, self.duration, self.crop, self.silence, name
-        )
-        _check_option("errors", self.errors, ("raise", "missing"), name)
+    def _check_param_combinations(self):
+        _check_decode_combinations(self)
 
     def _loader(self):
-        self._check_params()
         return functools.partial(
             load_audio,
             sr=self.sr,
@@ -661,6 +693,17 @@ class _SpectralEncoder(BaseRawEncoder):
     parallelises the heavy part; ``_encode_batch`` only stacks.
     """
 
+    _parameter_constraints: dict = {
+        **BaseRawEncoder._parameter_constraints,
+        **_DECODE_CONSTRAINTS,
+        "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "n_fft": [Interval(Integral, 1, None, closed="left")],
+        "hop_length": [Interval(Integral, 1, None, closed="left")],
+        "fmin": [Interval(Real, 0, None, closed="left")],
+        "fmax": [Interval(Real, 0, None, closed="neither"), None],
+        "pooling": [StrOptions({"mean_std"}), None],
+    }
+
     _modality = "audio"
     _parallel_prefer = "threads"
     _stem = None
@@ -671,26 +714,18 @@ class _SpectralEncoder(BaseRawEncoder):
     def _deltas(self):
         return False
 
-    def _check_params(self):
-        super()._check_params()
+    def _check_param_combinations(self):
+        _check_decode_combinations(self)
         name = type(self).__name__
-        _check_decode_params(
-            self.sr, True, self.duration, self.crop, self.silence, name
-        )
-        for param in ("n_mels", "n_fft", "hop_length"):
-            _check_positive(param, getattr(self, param), integer=True, owner=name)
-        if not _is_real(self.fmin) or not 0 <= self.fmin < self.sr / 2:
+        if not self.fmin < self.sr / 2:
             raise ValueError(
                 f"{name}: fmin must be a number in [0, sr/2); got {self.fmin!r}."
             )
-        if self.fmax is not None and (
-            not _is_real(self.fmax) or not self.fmin < self.fmax <= self.sr / 2
-        ):
+        if self.fmax is not None and not self.fmin < self.fmax <= self.sr / 2:
             raise ValueError(
                 f"{name}: fmax must be None or a number in (fmin, sr/2] = "
                 f"({self.fmin}, {self.sr / 2}]; got {self.fmax!r}."
             )
-        _check_option("pooling", self.pooling, ("mean_std", None), name)
         if self.pooling is None and self.duration is None:
             raise ValueError(
                 f"{name}: pooling=None returns the full (n_frames, n_coeffs) grid, "
@@ -754,6 +789,7 @@ class _SpectralEncoder(BaseRawEncoder):
         Returns
         -------
         Xt : ndarray of shape (n_samples, n_features_out_), dtype=float32
+            One row per cell, in input order; NaN rows for missing cells.
         """
         # The mel projection is a tiny matrix product per clip: a multi-threaded
         # BLAS spends more time synchronising than computing (3-4x slower on a
@@ -955,6 +991,11 @@ class MFCCEncoder(_SpectralEncoder):
     ['mfcc0_mean', 'mfcc1_mean']
     """
 
+    _parameter_constraints: dict = {
+        **_SpectralEncoder._parameter_constraints,
+        "n_mfcc": [Interval(Integral, 1, None, closed="left")],
+        "deltas": ["boolean"],
+    }
     _stem = "mfcc"
 
     def __init__(
@@ -1000,17 +1041,13 @@ class MFCCEncoder(_SpectralEncoder):
     def _deltas(self):
         return bool(self.deltas)
 
-    def _check_params(self):
-        super()._check_params()
-        name = type(self).__name__
-        _check_positive("n_mfcc", self.n_mfcc, integer=True, owner=name)
+    def _check_param_combinations(self):
+        super()._check_param_combinations()
         if self.n_mfcc > self.n_mels:
             raise ValueError(
-                f"{name}: n_mfcc={self.n_mfcc} exceeds n_mels={self.n_mels}; the "
-                "MFCCs are a DCT of the mel bands."
+                f"{type(self).__name__}: n_mfcc={self.n_mfcc} exceeds "
+                f"n_mels={self.n_mels}; the MFCCs are a DCT of the mel bands."
             )
-        if not isinstance(self.deltas, (bool, np.bool_)):
-            raise ValueError(f"{name}: deltas must be a bool; got {self.deltas!r}.")
 
 
 # --------------------------------------------------------------------------------
@@ -1040,38 +1077,13 @@ def _decode_min_length(cell, *, decode, min_samples):
     return y
 
 
-def _load_speech_model(path, device):
-    """Load (model, feature_extractor, sha256) from a local directory or cache."""
-    from transformers import AutoFeatureExtractor, AutoModel
-    from transformers.utils import logging as hf_logging
-
-    from skmm.utils._cache import file_sha256
-
-    bars = hf_logging.is_progress_bar_enabled()
-    try:
-        hf_logging.disable_progress_bar()
-        extractor = AutoFeatureExtractor.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"Cannot load an audio model and feature extractor from {path!r} "
-            f"(offline, local files only): {exc}"
-        ) from exc
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-    model.to(device).eval()
-    sha = file_sha256(path) if os.path.isdir(path) else None
-    return model, extractor, sha
-
-
-class TransformerAudioEncoder(BaseRawEncoder):
+class TransformerAudioEncoder(BasePretrainedEncoder):
     """Embed audio with a pretrained speech transformer (wav2vec2, HuBERT, WavLM).
 
-    The model and its feature extractor are loaded from a local directory with
-    ``transformers.AutoFeatureExtractor`` / ``AutoModel`` (offline,
-    ``local_files_only=True``). Each clip is decoded with :func:`load_audio`
-    at ``sr``, normalised by the feature extractor, and the model's
+    The model and its feature extractor are loaded with
+    ``transformers.AutoFeatureExtractor`` / ``AutoModel`` from a local directory
+    or a hub name (see ``model_name_or_path``). Each clip is decoded with
+    :func:`load_audio` at ``sr``, normalised by the feature extractor, and the model's
     ``last_hidden_state`` is pooled over the clip's *valid* frames:
 
     * models whose feature extractor returns an attention mask
@@ -1091,15 +1103,19 @@ class TransformerAudioEncoder(BaseRawEncoder):
     Parameters
     ----------
     model_name_or_path : str or os.PathLike
-        Local directory of a model saved with ``save_pretrained`` (or the name of
-        one already in the local Hugging Face cache).
+        Local directory of a model saved with ``save_pretrained``, or a Hugging
+        Face hub name. A hub name is looked up in the local Hugging Face cache
+        first; if it is not cached and the hub is unreachable
+        (``HF_HUB_OFFLINE=1``, or no network), ``fit`` fails at once with an
+        :class:`OSError` saying so.
     sr : float, default=16000
         Working sample rate; it must equal the feature extractor's
         ``sampling_rate`` (checked in ``fit``: a mismatch is an error, not a
         silent resampling). Files and ``(waveform, rate)`` tuples are resampled
         to ``sr``; bare 1-D arrays must already be at ``sr``.
     pooling : {"mean", "max"}, default="mean"
-        Pooling of the hidden states over valid frames.
+        Pooling of the hidden states over valid frames (speech models have no
+        class token, so ``"cls"`` is not offered).
     normalize : bool, default=False
         L2-normalise the pooled embeddings.
     duration : float, default=None
@@ -1127,10 +1143,14 @@ class TransformerAudioEncoder(BaseRawEncoder):
     ----------
     n_features_out_ : int
         The model's hidden size.
+    model_path_ : str
+        The resolved model: an absolute directory, or the hub name.
+    weights_sha256_ : str
+        SHA-256 of the model's files at fit time. A pickled encoder reloading
+        changed files raises
+        :class:`~skmm.exceptions.WeightsChangedError`.
     device_ : str
         The resolved torch device.
-    model_sha256_ : str or None
-        SHA-256 of the model directory at fit time (None for a cache name).
 
     See Also
     --------
@@ -1150,9 +1170,16 @@ class TransformerAudioEncoder(BaseRawEncoder):
     (3, 16)
     """
 
+    _parameter_constraints: dict = {
+        **BasePretrainedEncoder._parameter_constraints,
+        **_DECODE_CONSTRAINTS,
+        "model_name_or_path": [str, os.PathLike],
+        "pooling": [StrOptions({"mean", "max"})],
+        "normalize": ["boolean"],
+        "device": [str, None],
+    }
     _modality = "audio"
     _parallel_prefer = "threads"
-    _transient = ("_model", "_feature_extractor")
 
     def __init__(
         self,
@@ -1183,75 +1210,67 @@ class TransformerAudioEncoder(BaseRawEncoder):
         self.verbose = verbose
         self.errors = errors
 
-    # -- resources -----------------------------------------------------------------
-    def _resource(self, device):
-        from skmm.utils._cache import get_resource, path_stamp
+    # -- BasePretrainedEncoder hooks ------------------------------------------------
+    def _check_param_combinations(self):
+        _check_decode_combinations(self)
 
-        path = os.fspath(self.model_name_or_path)
-        if os.path.isdir(path):
-            path = os.path.abspath(path)
-        return get_resource(
-            ("skmm.TransformerAudioEncoder", path, device, path_stamp(path)),
-            functools.partial(_load_speech_model, path, device),
+    def _model_reference(self):
+        return self.model_name_or_path
+
+    def _resolve_weights(self, reference):
+        return resolve_hf_model(
+            reference,
+            param="model_name_or_path",
+            owner=type(self).__name__,
+            verbose=self.verbose,
         )
 
-    def _check_params(self):
-        super()._check_params()
-        name = type(self).__name__
-        if not isinstance(self.model_name_or_path, (str, os.PathLike)):
-            raise ValueError(
-                f"{name}: model_name_or_path must be a path or model name; got "
-                f"{self.model_name_or_path!r}."
-            )
-        _check_decode_params(
-            self.sr, True, self.duration, self.crop, self.silence, name
-        )
-        _check_option("pooling", self.pooling, ("mean", "max"), name)
-
-    def _prepare(self):
-        from skmm.utils._torch import resolve_device
+    def _build_backbone(self, location, device):
+        from transformers import AutoFeatureExtractor, AutoModel
 
         name = type(self).__name__
-        device = resolve_device(self.device)
-        model, extractor, sha = self._resource(device)
+        try:
+            with hf_progress(self.verbose):
+                extractor = AutoFeatureExtractor.from_pretrained(
+                    location, local_files_only=True
+                )
+                model = AutoModel.from_pretrained(location, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise OSError(
+                f"{name} could not load an audio model and feature extractor from "
+                f"{location!r}: {exc}"
+            ) from exc
         if "input_values" not in getattr(extractor, "model_input_names", ()):
             raise ValueError(
                 f"{name}: {self.model_name_or_path!r} has a "
                 f"{type(extractor).__name__}, which does not take raw waveforms "
                 "('input_values'); use a wav2vec2 / HuBERT / WavLM style model."
             )
+        model.to(device).eval()
+        return {
+            "net": model,
+            "extractor": extractor,
+            "device": device,
+            "n_features": int(model.config.hidden_size),
+        }
+
+    def _prepare(self):
+        super()._prepare()
+        extractor = self._backbone["extractor"]
         model_sr = getattr(extractor, "sampling_rate", None)
         if model_sr is not None and model_sr != self.sr:
             raise ValueError(
-                f"{name}: sr={self.sr} but the model at "
+                f"{type(self).__name__}: sr={self.sr} but the model at "
                 f"{self.model_name_or_path!r} expects {model_sr} Hz audio; set "
                 f"sr={model_sr} (files and (waveform, rate) tuples are resampled "
                 "to sr automatically)."
             )
-        self._model, self._feature_extractor = model, extractor
-        self.device_ = device
-        self.model_sha256_ = sha
-        self.n_features_out_ = int(model.config.hidden_size)
 
     def _get_model(self):
-        """The model and feature extractor, reloaded by reference after unpickling."""
-        if "_model" not in self.__dict__:
-            from skmm.utils._torch import resolve_device
-
-            model, extractor, sha = self._resource(resolve_device(self.device))
-            if sha != self.model_sha256_:
-                raise ValueError(
-                    f"{type(self).__name__}: the model files at "
-                    f"{self.model_name_or_path!r} changed since this encoder was "
-                    "fitted (sha256 mismatch); refit it."
-                )
-            self._model, self._feature_extractor = model, extractor
-        return self._model, self._feature_extractor
+        backbone = self._get_backbone()
+        return backbone["net"], backbone["extractor"]
 
     # -- BaseRawEncoder hooks ---------------------------------------------------------
-    def _feature_names(self):
-        return [f"emb{k}" for k in range(self.n_features_out_)]
-
     def _loader(self):
         model, _ = self._get_model()
         return functools.partial(
@@ -1268,8 +1287,6 @@ class TransformerAudioEncoder(BaseRawEncoder):
 
     def _encode_batch(self, items):
         import torch
-
-        from skmm.utils._torch import masked_mean, torch_threads
 
         model, extractor = self._get_model()
         model.eval()
@@ -1304,13 +1321,6 @@ class TransformerAudioEncoder(BaseRawEncoder):
                 else:
                     hidden = model(values).last_hidden_state
                     frames = torch.ones(hidden.shape[:2], dtype=torch.bool)
-                frames = frames.to(hidden.device)
-                if self.pooling == "mean":
-                    pooled = masked_mean(hidden, frames)
-                else:
-                    pooled = hidden.masked_fill(~frames.unsqueeze(-1), float("-inf"))
-                    pooled = pooled.amax(1)
-                if self.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[group] = pooled.float().cpu().numpy()
+                pooled = pool_tokens(hidden, frames, self.pooling)
+                out[group] = self._finish(pooled)
         return out

@@ -29,6 +29,15 @@ Subclasses implement:
     ``(len(items), n_features_out)``.
 ``_feature_names(self)``
     The output feature names (without any modality prefix).
+``_check_param_combinations(self)`` (optional)
+    Cross-parameter checks that ``_parameter_constraints`` cannot express
+    (e.g. ``n_mfcc <= n_mels``); called by ``fit`` after sklearn's parameter
+    validation.
+
+Parameters are validated by scikit-learn's mechanism: each class declares
+``_parameter_constraints`` (extending its parent's dict), and ``fit`` is wrapped
+in ``_fit_context``, which raises sklearn's ``InvalidParameterError`` (a
+``ValueError`` and a ``TypeError``) naming the parameter and what it accepts.
 ``_encode_order(self, cells, present)`` (optional)
     The order in which present samples are batched in ``transform`` (e.g. by
     text length, to minimise padding). Default: input order.
@@ -36,15 +45,25 @@ Subclasses implement:
 
 import itertools
 import warnings
+from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import gen_batches
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._contract import check_raw_column, describe_cell, missing_mask
+from skmm.utils._fitting import atomic_fit
+from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
+
+#: Constraints of the parameters every raw-modality encoder and loader shares.
+_COMMON_CONSTRAINTS = {
+    "n_jobs": [Integral, None],
+    "verbose": ["verbose"],
+    "errors": [StrOptions({"raise", "missing"})],
+}
 
 __all__ = ["BaseRawEncoder", "BaseRawLoader", "load_cells", "warn_undecodable"]
 
@@ -91,7 +110,9 @@ def load_cells(load, cells, indices, *, n_jobs=None, errors="raise", prefer="thr
         With ``"missing"``, a bad cell yields the exception object instead of an
         item, so that the caller can turn it into a missing row.
     prefer : {"threads", "processes"}, default="threads"
-        joblib backend preference.
+        joblib backend preference. Workers run through
+        :class:`sklearn.utils.parallel.Parallel`, so the caller's scikit-learn
+        configuration (``sklearn.set_config``) reaches them.
 
     Returns
     -------
@@ -121,8 +142,13 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
     """Base class for encoders of one raw modality column (see module docstring).
 
     Subclasses must accept ``batch_size``, ``n_jobs``, ``verbose`` and ``errors``
-    parameters in their ``__init__``.
+    parameters in their ``__init__``, and extend ``_parameter_constraints``.
     """
+
+    _parameter_constraints: dict = {
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        **_COMMON_CONSTRAINTS,
+    }
 
     #: "text", "image" or "audio": used in messages and tags.
     _modality = None
@@ -150,6 +176,10 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         """Load resources (models) before encoding; called by fit."""
         return None
 
+    def _check_param_combinations(self):
+        """Cross-parameter checks run by fit after ``_parameter_constraints``."""
+        return None
+
     def _encode_order(self, cells, present):
         """Order in which the present cells are batched (default: input order).
 
@@ -159,6 +189,8 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         return present
 
     # -- sklearn API -----------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y=None):
         """Fit the encoder on a raw column.
 
@@ -172,9 +204,10 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : object
-            The fitted encoder.
+            The fitted encoder. A fit that fails (or is interrupted) leaves the
+            encoder as it was before.
         """
-        self._check_params()
+        self._check_param_combinations()
         cells = check_raw_column(X, estimator=self)
         present = np.flatnonzero(~missing_mask(cells))
         if present.size == 0:
@@ -202,6 +235,7 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         Xt : ndarray of shape (n_samples, n_features_out_), dtype=float32
+            One row per cell, in input order; NaN rows for missing cells.
         """
         check_is_fitted(self)
         cells = check_raw_column(X, estimator=self)
@@ -234,6 +268,8 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            The names of the output columns, e.g. ``emb0``, ``emb1``, ... for
+            the pretrained encoders.
         """
         check_is_fitted(self)
         return np.asarray(self._feature_names(), dtype=object)
@@ -248,16 +284,6 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         return tags
 
     # -- internals -------------------------------------------------------------
-    def _check_params(self):
-        errors = getattr(self, "errors", "raise")
-        if errors not in ("raise", "missing"):
-            raise ValueError(f"errors must be 'raise' or 'missing'; got {errors!r}.")
-        batch_size = getattr(self, "batch_size", None)
-        if batch_size is not None and (
-            not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
-
     def _load(self, cells, indices):
         """Decode ``cells[indices]``; returns (items, indices of decoded items)."""
         errors = getattr(self, "errors", "raise")
@@ -311,10 +337,13 @@ class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     A loader decodes each present cell with ``self._loader()`` (a picklable
     ``load(cell) -> item``), in batches and optionally in parallel (``n_jobs``);
     missing cells give ``None``. Its output is a list, so it opts out of
-    ``set_output`` wrapping. Subclasses define ``_loader`` (validating their
-    parameters there) and accept ``n_jobs``, ``verbose`` and ``errors``.
+    ``set_output`` wrapping. Subclasses define ``_loader``, accept ``n_jobs``,
+    ``verbose`` and ``errors`` and extend ``_parameter_constraints``. Being
+    stateless (``requires_fit=False``), a loader validates its parameters in
+    ``transform`` as well as in ``fit``.
     """
 
+    _parameter_constraints: dict = dict(_COMMON_CONSTRAINTS)
     _modality = None
     _parallel_prefer = "threads"
     _batch_size = 256
@@ -322,12 +351,11 @@ class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     def _loader(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _check_errors(self):
-        if self.errors not in ("raise", "missing"):
-            raise ValueError(
-                f"errors must be 'raise' or 'missing'; got {self.errors!r}."
-            )
+    def _check_param_combinations(self):
+        """Cross-parameter checks run after ``_parameter_constraints``."""
+        return None
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate the parameters and the column; nothing is learned.
 
@@ -343,8 +371,7 @@ class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         self : object
             The loader.
         """
-        self._check_errors()
-        self._loader()
+        self._check_param_combinations()
         check_raw_column(X, estimator=self)
         return self
 
@@ -362,7 +389,8 @@ class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             Decoded items, and ``None`` for missing cells (and, with
             ``errors="missing"``, for cells that could not be decoded).
         """
-        self._check_errors()
+        self._validate_params()
+        self._check_param_combinations()
         load = self._loader()
         cells = check_raw_column(X, estimator=self)
         out = [None] * len(cells)
@@ -403,6 +431,7 @@ class BaseRawLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         Returns
         -------
         self : object
+            The loader, unchanged.
         """
         return self
 

@@ -8,19 +8,29 @@ validated and normalised the same way everywhere.
 import functools
 import numbers
 import os
+import re
+import urllib.parse
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from skmm.encoders._base import BaseRawEncoder, BaseRawLoader
 from skmm.encoders._image_io import (
+    _MODES,
+    _RESAMPLE,
     check_image_params,
     decode_image,
     decode_image_array,
 )
-from skmm.utils._cache import file_sha256, get_resource
+from skmm.encoders._pretrained import (
+    BasePretrainedEncoder,
+    pool_tokens,
+    resolve_hf_model,
+)
 from skmm.utils._layout import grid_feature_names
-from skmm.utils._torch import resolve_device, torch_threads
+from skmm.utils._sklearn_compat import HasMethods, Interval, StrOptions
+from skmm.utils._torch import hf_progress, torch_threads
 
 __all__ = [
     "ImageLoader",
@@ -33,17 +43,11 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 _STATE_DICT_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin")
 
-
-def _check_errors_and_jobs(estimator):
-    if estimator.errors not in ("raise", "missing"):
-        raise ValueError(
-            f"errors must be 'raise' or 'missing'; got {estimator.errors!r}."
-        )
-    n_jobs = estimator.n_jobs
-    if n_jobs is not None and (
-        not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool)
-    ):
-        raise ValueError(f"n_jobs must be an int or None; got {n_jobs!r}.")
+#: Parameter constraints shared by the image encoders. ``size`` pairs are
+#: checked further by :func:`check_image_params` (a positive ``(height, width)``).
+_SIZE = [Interval(Integral, 1, None, closed="left"), tuple, list]
+_MODE = [StrOptions(set(_MODES))]
+_RESAMPLE_OPTIONS = [StrOptions(set(_RESAMPLE))]
 
 
 # =====================================================================================
@@ -103,6 +107,13 @@ class ImageLoader(BaseRawLoader):
     [((2, 3), 'uint8', 0), None, ((2, 3), 'uint8', 255)]
     """
 
+    _parameter_constraints: dict = {
+        **BaseRawLoader._parameter_constraints,
+        "size": [*_SIZE, None],
+        "mode": _MODE,
+        "resample": _RESAMPLE_OPTIONS,
+        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
+    }
     _modality = "image"
 
     def __init__(
@@ -124,9 +135,11 @@ class ImageLoader(BaseRawLoader):
         self.verbose = verbose
         self.errors = errors
 
+    def _check_param_combinations(self):
+        check_image_params(self.mode, self.size, self.resample, self.max_pixels)
+
     def _loader(self):
         size = check_image_params(self.mode, self.size, self.resample, self.max_pixels)
-        _check_errors_and_jobs(self)
         return functools.partial(
             decode_image_array,
             mode=self.mode,
@@ -199,6 +212,12 @@ class PixelEncoder(BaseRawEncoder):
     ['pixel:0:0:0', 'pixel:0:0:1']
     """
 
+    _parameter_constraints: dict = {
+        **BaseRawEncoder._parameter_constraints,
+        "size": _SIZE,
+        "mode": _MODE,
+        "resample": _RESAMPLE_OPTIONS,
+    }
     _modality = "image"
 
     def __init__(
@@ -220,9 +239,7 @@ class PixelEncoder(BaseRawEncoder):
         self.verbose = verbose
         self.errors = errors
 
-    def _check_params(self):
-        super()._check_params()
-        _check_errors_and_jobs(self)
+    def _check_param_combinations(self):
         check_image_params(
             self.mode, self.size, self.resample, None, size_required=True
         )
@@ -259,44 +276,6 @@ class PixelEncoder(BaseRawEncoder):
 # =====================================================================================
 # Pretrained backbones
 # =====================================================================================
-class _PretrainedImageEncoder(BaseRawEncoder):
-    """Shared plumbing: a backbone held in a transient attribute, by reference."""
-
-    _modality = "image"
-    _transient = ("_backbone",)
-
-    def _prepare(self):
-        # Records the reference (sha256 just computed, or seed) the model is
-        # loaded by; no need to verify the checksum again while building.
-        self._resolve_reference()
-        self._backbone = get_resource(
-            self._resource_key(), functools.partial(self._build_backbone, verify=False)
-        )
-        self.n_features_out_ = self._backbone["n_features"]
-
-    def _get_backbone(self):
-        backbone = self.__dict__.get("_backbone")
-        if backbone is None:
-            # Unpickled (or copied) encoder: reload by reference, checking that
-            # the weights are still those seen at fit.
-            backbone = get_resource(self._resource_key(), self._build_backbone)
-            self._backbone = backbone
-        return backbone
-
-    def _feature_names(self):
-        return [f"feat{i}" for i in range(self.n_features_out_)]
-
-    def _verify_sha(self, path):
-        expected = getattr(self, "weights_sha256_", None)
-        actual = file_sha256(path)
-        if expected is not None and actual != expected:
-            raise ValueError(
-                f"{type(self).__name__}: the weights at {path!r} changed since the "
-                f"encoder was fitted (sha256 {actual[:12]}... != recorded "
-                f"{expected[:12]}...). Refit the encoder or restore the weights."
-            )
-
-
 def _decode_and_transform(cell, *, transform):
     return transform(decode_image(cell, mode="RGB"))
 
@@ -362,7 +341,47 @@ def _read_state_dict(path):
     return state
 
 
-class TorchvisionImageEncoder(_PretrainedImageEncoder):
+def _torch_hub_weights(enum, owner, verbose=0):
+    """Path of a torchvision weight enum's file in torch's hub cache.
+
+    The file is downloaded into the cache if it is missing (verifying the hash
+    prefix in its name); without network that fails at once with an OSError
+    telling the user to pass a local file. It is *not* loaded here: the caller
+    reads it with ``torch.load(..., weights_only=True)`` (torchvision's own
+    loader unpickles the cache with ``weights_only=False``, which would run code
+    planted there).
+    """
+    import torch.hub
+
+    url = enum.url
+    filename = os.path.basename(urllib.parse.urlparse(url).path)
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    path = os.path.join(folder, filename)
+    if os.path.isfile(path):
+        return path
+    match = re.search(r"-([a-f0-9]*)\.", filename)  # torch.hub's HASH_REGEX
+    name = f"{type(enum).__name__}.{enum.name}"
+    try:
+        os.makedirs(folder, exist_ok=True)
+        torch.hub.download_url_to_file(
+            url,
+            path,
+            hash_prefix=match.group(1) if match else None,
+            progress=bool(verbose),
+        )
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError
+        raise OSError(
+            f"{owner}: weights not available offline: pass a local file. The "
+            f"torchvision weights {name} are not in torch's hub cache ({path}) "
+            f"and could not be downloaded from {url} ({type(exc).__name__}: "
+            f"{exc}). Download the file on a machine with internet and pass "
+            "weights='/path/to/file.pth' (a state_dict), or copy it to "
+            f"{path}."
+        ) from None
+    return path
+
+
+class TorchvisionImageEncoder(BasePretrainedEncoder):
     """Pooled features of a torchvision backbone (ResNet, ConvNeXt, ViT, ...).
 
     Each present cell is decoded by :func:`~skmm.encoders.decode_image` (RGB),
@@ -380,9 +399,13 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
           meant for tests and as an initialisation, not as a feature extractor.
         * ``"DEFAULT"``, a weight enum name such as ``"IMAGENET1K_V1"`` or a
           ``torchvision.models`` weight enum member: torchvision's pretrained
-          weights (torchvision downloads them into its cache on first use), with
-          their own preprocessing (``weights.transforms()``; ``size`` is then
-          ignored).
+          weights, with their own preprocessing (``weights.transforms()``;
+          ``size`` is then ignored). The file is taken from torch's hub cache
+          (``torch.hub.get_dir()/checkpoints``), downloaded there on first use,
+          and read with ``torch.load(..., weights_only=True)``, so a file planted
+          in the cache cannot run code. Without network and without the file in
+          the cache, ``fit`` raises ``OSError("weights not available offline:
+          pass a local file ...")``.
         * a path to a local ``.pth`` / ``.pt`` / ``.safetensors`` file holding a
           state_dict of the model (full, or without the classifier head). Its
           sha256 is recorded at fit and checked when a pickled encoder reloads it.
@@ -391,6 +414,8 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
         (``torchvision.models.feature_extraction.get_graph_node_names``), e.g.
         ``"layer3"``; ``(N, C, H, W)`` maps are averaged over space and
         ``(N, L, D)`` token sequences over tokens.
+    normalize : bool, default=False
+        L2-normalise each feature vector.
     size : int or tuple of (height, width), default=224
         Input size without weight enums: an int resizes the shorter side to
         ``size`` and centre-crops a ``size x size`` square; a pair resizes to
@@ -415,8 +440,15 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
     ----------
     n_features_out_ : int
         Dimension of the features.
+    model_path_ : str or None
+        The weights file loaded (a local file, or the file of a weight enum in
+        torch's hub cache); None for a random initialisation.
     weights_sha256_ : str or None
-        sha256 of the weights file (None for random or enum weights).
+        SHA-256 of that file, recorded at fit (None for a random
+        initialisation). A pickled encoder reloading different weights raises
+        :class:`~skmm.exceptions.WeightsChangedError`.
+    device_ : str
+        The resolved torch device.
     init_seed_ : int or None
         Seed of the random initialisation (``weights=None``), drawn from
         ``random_state`` at fit; a pickled encoder reinitialises from it.
@@ -445,12 +477,30 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
     ((2, 512), True)
     """
 
+    _parameter_constraints: dict = {
+        **BasePretrainedEncoder._parameter_constraints,
+        "model": [str],
+        "weights": [
+            None,
+            str,
+            os.PathLike,
+            HasMethods(["transforms", "get_state_dict"]),
+        ],
+        "layer": [str, None],
+        "normalize": ["boolean"],
+        "size": _SIZE,
+        "device": [str, None],
+        "random_state": ["random_state"],
+    }
+    _modality = "image"
+
     def __init__(
         self,
         model="resnet18",
         *,
         weights=None,
         layer=None,
+        normalize=False,
         size=224,
         batch_size=32,
         device="cpu",
@@ -462,6 +512,7 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
         self.model = model
         self.weights = weights
         self.layer = layer
+        self.normalize = normalize
         self.size = size
         self.batch_size = batch_size
         self.device = device
@@ -471,16 +522,15 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
         self.errors = errors
 
     # -- parameters -------------------------------------------------------------
-    def _check_params(self):
-        super()._check_params()
-        _check_errors_and_jobs(self)
-        if not isinstance(self.model, str) or not self.model:
-            raise ValueError(
-                f"model must be a torchvision model name; got {self.model!r}."
-            )
-        if self.layer is not None and not isinstance(self.layer, str):
-            raise ValueError(f"layer must be a node name or None; got {self.layer!r}.")
+    def _check_param_combinations(self):
+        if not self.model:
+            raise ValueError("model must be a torchvision model name; got ''.")
         check_image_params("RGB", self.size, "bilinear", None, size_required=True)
+        kind, ref = self._weights_kind()
+        if kind == "file" and not os.path.isfile(ref):
+            raise FileNotFoundError(
+                f"weights file {os.path.abspath(ref)!r} does not exist."
+            )
 
     def _weights_kind(self):
         weights = self.weights
@@ -494,64 +544,67 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
                 or os.path.exists(weights)
             )
         ):
-            path = os.path.abspath(os.fspath(weights))
-            if not os.path.isfile(path):
-                raise ValueError(f"weights file {path!r} does not exist.")
-            return "file", path
+            return "file", os.fspath(weights)
         if isinstance(weights, str):
             return "enum", weights
-        from torchvision.models import WeightsEnum
+        return "enum", f"{type(weights).__name__}.{weights.name}"
 
-        if isinstance(weights, WeightsEnum):
-            return "enum", f"{type(weights).__name__}.{weights.name}"
-        raise ValueError(
-            "weights must be None, 'DEFAULT', a weight enum name or member, or a "
-            f"path to a state_dict file; got {weights!r}."
-        )
+    # -- BasePretrainedEncoder hooks ----------------------------------------------
+    def _model_reference(self):
+        return self.weights
 
-    def _resolve_reference(self):
+    def _resolve_weights(self, reference):
         kind, ref = self._weights_kind()
-        self.weights_sha256_ = file_sha256(ref) if kind == "file" else None
+        if kind == "random":
+            return None, None
+        if kind == "file":
+            # At fit, ``reference`` is the ``weights`` parameter; on reload, the
+            # absolute ``model_path_`` recorded at fit.
+            path = os.path.abspath(os.fspath(reference))
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"{type(self).__name__}: weights file {path!r} does not exist."
+                )
+            return path, path
+        path = _torch_hub_weights(
+            self._weight_enum(ref), type(self).__name__, self.verbose
+        )
+        return path, path
+
+    def _prepare(self):
+        kind, _ = self._weights_kind()
         self.init_seed_ = (
             int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             if kind == "random"
             else None
         )
+        super()._prepare()
 
-    def _resource_key(self):
+    def _backbone_options(self):
         kind, ref = self._weights_kind()
         size = (
             self.size if isinstance(self.size, numbers.Integral) else tuple(self.size)
         )
-        return (
-            "skmm.TorchvisionImageEncoder",
-            self.model,
-            kind,
-            ref,
-            self.weights_sha256_,
-            self.init_seed_,
-            self.layer,
-            size,
-            resolve_device(self.device),
-        )
+        # A weights file is identified by model_path_ and its sha256 (the key's
+        # other entries); the relative path given at fit would not be portable.
+        ref = ref if kind == "enum" else None
+        return (self.model, kind, ref, self.init_seed_, self.layer, size)
 
     # -- backbone ----------------------------------------------------------------
-    def _build_backbone(self, verify=True):
+    def _build_backbone(self, location, device):
         import torch
-        from torchvision.models import get_model
 
         kind, ref = self._weights_kind()
-        device = resolve_device(self.device)
         if kind == "enum":
             enum = self._weight_enum(ref)
-            net = get_model(self.model, weights=enum)
+            net = self._load_enum_weights(enum, location)
             head = _last_linear(net)
             transform = enum.transforms()
         else:
             net = _seeded_model(self.model, self.init_seed_ or 0)
             head = _last_linear(net)
             if kind == "file":
-                net = self._load_weights(net, ref, head, verify)
+                net = self._load_weights(net, location, head)
             transform = self._default_transform()
         if self.layer is None:
             if head is None:
@@ -578,7 +631,37 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
         )
         with torch.inference_mode():
             n_features = int(_pool(net(probe[None].to(device))).shape[1])
-        return {"net": net, "transform": transform, "n_features": n_features}
+        return {
+            "net": net,
+            "transform": transform,
+            "n_features": n_features,
+            "device": device,
+        }
+
+    def _load_enum_weights(self, enum, path):
+        """The model of a weight enum, with the state dict read safely."""
+        kwargs = {}
+        categories = enum.meta.get("categories")
+        if categories:
+            kwargs["num_classes"] = len(categories)
+        aux = self.model in ("inception_v3", "googlenet")
+        if aux:  # what torchvision's builders set when given weights
+            kwargs.update(transform_input=True, aux_logits=True, init_weights=False)
+        net = _seeded_model(self.model, 0, **kwargs)
+        state = _read_state_dict(path)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"the state_dict in {path!r} does not match torchvision model "
+                f"{self.model!r} with weights {enum.name}: {exc}"
+            ) from None
+        if aux:
+            net.aux_logits = False
+            for name in ("AuxLogits", "aux1", "aux2"):
+                if hasattr(net, name):
+                    setattr(net, name, None)
+        return net
 
     def _weight_enum(self, name):
         from torchvision.models import get_model_weights, get_weight
@@ -596,11 +679,9 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
                 f"{['DEFAULT', *enum.__members__]}."
             ) from None
 
-    def _load_weights(self, net, path, head, verify):
+    def _load_weights(self, net, path, head):
         import torch
 
-        if verify:
-            self._verify_sha(path)
         state = _read_state_dict(path)
         if head is not None and f"{head}.weight" in state:
             n_out = state[f"{head}.weight"].shape[0]
@@ -646,33 +727,35 @@ class TorchvisionImageEncoder(_PretrainedImageEncoder):
         net = self._get_backbone()["net"]
         if net.training:  # a shared backbone put in train mode elsewhere
             net.eval()
-        device = resolve_device(self.device)
         with torch_threads(), torch.inference_mode():
-            batch = torch.stack(items).to(device)
-            return _pool(net(batch)).float().cpu().numpy()
+            batch = torch.stack(items).to(self._get_backbone()["device"])
+            return self._finish(_pool(net(batch)))
 
 
-class TransformerImageEncoder(_PretrainedImageEncoder):
+class TransformerImageEncoder(BasePretrainedEncoder):
     """Image embeddings of a Hugging Face vision transformer (ViT, CLIP, ...).
 
-    The model and its image processor are loaded from a local directory
-    (``AutoModel`` + ``AutoImageProcessor``, offline). Each present cell is
-    decoded by :func:`~skmm.encoders.decode_image` (RGB), preprocessed by the
-    model's own image processor and embedded in evaluation mode.
+    The model and its image processor are loaded with ``AutoModel`` +
+    ``AutoImageProcessor`` from a local directory or a hub name (see
+    ``model_name_or_path``). Each present cell is decoded by
+    :func:`~skmm.encoders.decode_image` (RGB), preprocessed by the model's own
+    image processor and embedded in evaluation mode.
 
     Parameters
     ----------
     model_name_or_path : str or path
         A local directory saved with ``save_pretrained`` (model and image
-        processor). For a hub model, download it first (e.g. with
-        ``huggingface_hub.snapshot_download``) and pass the directory.
-    pooling : {"cls", "mean"}, default="cls"
+        processor), or a Hugging Face hub name. A hub name is looked up in the
+        local Hugging Face cache first; if it is not cached and the hub is
+        unreachable (``HF_HUB_OFFLINE=1``, or no network), ``fit`` fails at once
+        with an :class:`OSError` saying so.
+    pooling : {"cls", "mean", "max"}, default="cls"
         ``"cls"``: the class-token embedding -- the last hidden state at position
         0 for ViT-like models; for CLIP vision towers the post-layernorm class
         token (``pooler_output``), projected into the joint image-text space for a
-        full ``CLIPModel`` (as ``get_image_features``). ``"mean"``: the mean of
-        the last hidden state over all tokens (spatial positions for
-        convolutional models).
+        full ``CLIPModel`` (as ``get_image_features``). ``"mean"`` / ``"max"``:
+        the mean / element-wise maximum of the last hidden state over all tokens
+        (spatial positions for convolutional models).
     normalize : bool, default=False
         L2-normalise each embedding.
     batch_size : int, default=16
@@ -692,13 +775,18 @@ class TransformerImageEncoder(_PretrainedImageEncoder):
     ----------
     n_features_out_ : int
         Embedding dimension.
+    model_path_ : str
+        The resolved model: an absolute directory, or the hub name.
     weights_sha256_ : str
-        sha256 over the model directory's files, recorded at fit and checked when
-        a pickled encoder reloads the model.
+        SHA-256 over the model directory's files, recorded at fit. A pickled
+        encoder reloading changed files raises
+        :class:`~skmm.exceptions.WeightsChangedError`.
+    device_ : str
+        The resolved torch device.
 
     See Also
     --------
-    TorchvisionImageEncoder : torchvision CNN backbones.
+    TorchvisionImageEncoder : Torchvision CNN backbones.
 
     Notes
     -----
@@ -716,6 +804,15 @@ class TransformerImageEncoder(_PretrainedImageEncoder):
     >>> TransformerImageEncoder(path).fit_transform(cells).shape
     (2, 16)
     """
+
+    _parameter_constraints: dict = {
+        **BasePretrainedEncoder._parameter_constraints,
+        "model_name_or_path": [str, os.PathLike],
+        "pooling": [StrOptions({"cls", "mean", "max"})],
+        "normalize": ["boolean"],
+        "device": [str, None],
+    }
+    _modality = "image"
 
     def __init__(
         self,
@@ -738,48 +835,38 @@ class TransformerImageEncoder(_PretrainedImageEncoder):
         self.verbose = verbose
         self.errors = errors
 
-    def _check_params(self):
-        super()._check_params()
-        _check_errors_and_jobs(self)
-        if self.pooling not in ("cls", "mean"):
-            raise ValueError(f"pooling must be 'cls' or 'mean'; got {self.pooling!r}.")
-        if not isinstance(self.normalize, (bool, np.bool_)):
-            raise ValueError(f"normalize must be a bool; got {self.normalize!r}.")
-        path = self.model_name_or_path
-        if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
-            raise ValueError(
-                f"model_name_or_path must be a local model directory; {path!r} is "
-                "not a directory. Download hub models first (e.g. "
-                "huggingface_hub.snapshot_download) and pass the directory."
-            )
+    # -- BasePretrainedEncoder hooks ----------------------------------------------
+    def _model_reference(self):
+        return self.model_name_or_path
 
-    def _path(self):
-        return os.path.abspath(os.fspath(self.model_name_or_path))
-
-    def _resolve_reference(self):
-        self.weights_sha256_ = file_sha256(self._path())
-
-    def _resource_key(self):
-        return (
-            "skmm.TransformerImageEncoder",
-            self._path(),
-            self.weights_sha256_,
-            self.pooling,
-            resolve_device(self.device),
+    def _resolve_weights(self, reference):
+        return resolve_hf_model(
+            reference,
+            param="model_name_or_path",
+            owner=type(self).__name__,
+            verbose=self.verbose,
         )
 
-    def _build_backbone(self, verify=True):
+    def _backbone_options(self):
+        return (self.pooling,)
+
+    def _build_backbone(self, location, device):
         import torch
         from transformers import AutoImageProcessor, AutoModel
 
-        path = self._path()
-        if verify:
-            self._verify_sha(path)
-        device = resolve_device(self.device)
-        processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
+        try:
+            with hf_progress(self.verbose):
+                processor = AutoImageProcessor.from_pretrained(
+                    location, local_files_only=True
+                )
+                model = AutoModel.from_pretrained(location, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise OSError(
+                f"{type(self).__name__} could not load a transformers vision model "
+                f"and image processor from {location!r}: {exc}"
+            ) from exc
         model.eval().to(device)
-        backbone = {"net": model, "processor": processor}
+        backbone = {"net": model, "processor": processor, "device": device}
         probe = decode_image(np.zeros((32, 32, 3), np.uint8))
         with torch.inference_mode():
             n_features = int(self._embed(backbone, [probe]).shape[1])
@@ -789,7 +876,7 @@ class TransformerImageEncoder(_PretrainedImageEncoder):
     def _embed(self, backbone, images):
         model = backbone["net"]
         inputs = backbone["processor"](images=images, return_tensors="pt")
-        pixel_values = inputs["pixel_values"].to(resolve_device(self.device))
+        pixel_values = inputs["pixel_values"].to(backbone["device"])
         return _vision_features(model, pixel_values, self.pooling)
 
     def _loader(self):
@@ -802,10 +889,14 @@ class TransformerImageEncoder(_PretrainedImageEncoder):
         if backbone["net"].training:  # a shared backbone put in train mode elsewhere
             backbone["net"].eval()
         with torch_threads(), torch.inference_mode():
-            features = self._embed(backbone, items).float()
-            if self.normalize:
-                features = torch.nn.functional.normalize(features, dim=1)
-            return features.cpu().numpy()
+            return self._finish(self._embed(backbone, items))
+
+
+def _tokens(hidden):
+    """(N, C, H, W) feature maps as (N, H*W, C) tokens; sequences unchanged."""
+    if hidden.ndim == 4:
+        return hidden.flatten(2).transpose(1, 2)
+    return hidden
 
 
 def _vision_features(model, pixel_values, pooling):
@@ -815,11 +906,11 @@ def _vision_features(model, pixel_values, pooling):
         out = model.vision_model(pixel_values=pixel_values, return_dict=True)
         if pooling == "cls":
             return model.visual_projection(out.pooler_output)
-        return out.last_hidden_state.mean(dim=1)
+        return pool_tokens(out.last_hidden_state, None, pooling)
     out = model(pixel_values=pixel_values, return_dict=True)
     hidden = out.last_hidden_state
-    if pooling == "mean":
-        return hidden.mean(dim=(2, 3)) if hidden.ndim == 4 else hidden.mean(dim=1)
+    if pooling != "cls":
+        return pool_tokens(_tokens(hidden), None, pooling)
     if getattr(out, "image_embeds", None) is not None:
         return out.image_embeds
     if model.config.model_type == "clip_vision_model":

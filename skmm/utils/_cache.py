@@ -9,11 +9,18 @@ import os
 import threading
 from collections import OrderedDict
 
-__all__ = ["clear_resource_cache", "file_sha256", "get_resource", "path_stamp"]
+__all__ = [
+    "clear_resource_cache",
+    "file_sha256",
+    "get_resource",
+    "path_stamp",
+    "weights_fingerprint",
+]
 
 _CACHE = OrderedDict()
 _LOCK = threading.RLock()
 _MAX_ITEMS = 8
+_FINGERPRINTS = {}
 
 
 def get_resource(key, loader):
@@ -112,3 +119,44 @@ def file_sha256(path, chunk_size=1 << 20):
         for chunk in iter(lambda: f.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def weights_fingerprint(path):
+    """SHA-256 of a weights file or model directory, memoised per file stamp.
+
+    The one fingerprint of skmm's pretrained encoders (their ``weights_sha256_``
+    attribute). The digest is recomputed only when the files' names, sizes or
+    modification times change (:func:`path_stamp`), so repeated fits of the same
+    model (cross-validation, grid search) hash it once per process.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file, or a directory (all files below it, sorted, names included).
+
+    Returns
+    -------
+    sha256 : str
+        Hex digest, as :func:`file_sha256`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skmm.utils._cache import weights_fingerprint
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with open(os.path.join(d, "w.bin"), "wb") as f:
+    ...         _ = f.write(b"abc")
+    ...     weights_fingerprint(os.path.join(d, "w.bin"))[:12]
+    'ba7816bf8f01'
+    """
+    path = os.path.abspath(os.fspath(path))
+    key = (path, path_stamp(path))
+    with _LOCK:
+        if key in _FINGERPRINTS:
+            return _FINGERPRINTS[key]
+    digest = file_sha256(path)
+    with _LOCK:
+        if len(_FINGERPRINTS) > 256:
+            _FINGERPRINTS.clear()
+        _FINGERPRINTS[key] = digest
+    return digest

@@ -20,6 +20,8 @@ from skmm.exceptions import InvalidSampleError, LayoutError
 
 __all__ = [
     "DEFAULT_MODALITY",
+    "PAD_ID",
+    "UNKNOWN_ID",
     "grid_feature_names",
     "infer_block_shape",
     "modality_presence",
@@ -28,6 +30,12 @@ __all__ = [
 
 #: Name of the single block used when a matrix carries no modality information.
 DEFAULT_MODALITY = "features"
+
+#: Token ids reserved in token-id sequence blocks (``"token:{i}"`` features, made
+#: by :class:`~skmm.encoders.TokenSequenceEncoder` and read by the fusion
+#: networks' sequence branches): 0 is padding, 1 is the unknown token.
+PAD_ID = 0
+UNKNOWN_ID = 1
 
 _SEP = "__"
 

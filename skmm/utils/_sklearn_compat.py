@@ -21,9 +21,12 @@ from sklearn.utils._mask import indices_to_mask
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
+    InvalidParameterError,
+    Options,
     RealNotInt,
     StrOptions,
     validate_parameter_constraints,
+    validate_params,
 )
 from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metadata_routing import (
@@ -46,6 +49,8 @@ from sklearn.utils.validation import (
 __all__ = [
     "HasMethods",
     "Interval",
+    "InvalidParameterError",
+    "Options",
     "RealNotInt",
     "StrOptions",
     "_BaseComposition",
@@ -70,4 +75,5 @@ __all__ = [
     "get_routing_for_object",
     "indices_to_mask",
     "validate_parameter_constraints",
+    "validate_params",
 ]

@@ -69,7 +69,7 @@ def make_tiny_text_model(path, *, random_state=0):
     import torch
     from transformers import BertConfig, BertModel, BertTokenizer
 
-    from skmm.encoders._text import _hf_progress
+    from skmm.utils._torch import hf_progress
 
     path = os.fspath(path)
     os.makedirs(path, exist_ok=True)
@@ -89,7 +89,7 @@ def make_tiny_text_model(path, *, random_state=0):
         torch.manual_seed(random_state)
         model = BertModel(config)
     model.eval()
-    with _hf_progress(verbose=0):
+    with hf_progress(verbose=0):
         model.save_pretrained(path)
         tokenizer.save_pretrained(path)
     return path

@@ -3,7 +3,7 @@
 import contextlib
 import os
 
-__all__ = ["masked_mean", "resolve_device", "torch_threads"]
+__all__ = ["hf_progress", "masked_mean", "resolve_device", "torch_threads"]
 
 
 def resolve_device(device):
@@ -88,3 +88,28 @@ def masked_mean(tokens, valid):
     """
     weight = valid.unsqueeze(-1).to(tokens.dtype)
     return (tokens * weight).sum(1) / weight.sum(1).clamp_min(1.0)
+
+
+@contextlib.contextmanager
+def hf_progress(verbose):
+    """Silence transformers' and huggingface_hub's progress bars unless ``verbose``.
+
+    The one switch used by every skmm code path that loads or saves a Hugging
+    Face model, so that fitting an encoder prints nothing by default.
+
+    Examples
+    --------
+    >>> from skmm.utils._torch import hf_progress
+    >>> with hf_progress(verbose=0):
+    ...     pass
+    """
+    from transformers.utils import logging as hf_logging
+
+    if verbose or not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
