@@ -1,7 +1,7 @@
 """
-==========================================================
+=============================================================
 Semi-supervised learning: align on pairs, classify few labels
-==========================================================
+=============================================================
 
 Paired samples are cheap, labels are not. Here two modalities share a class:
 modality ``a`` shows it as noisy, overlapping blobs (linearly), modality ``b``

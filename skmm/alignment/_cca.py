@@ -114,10 +114,10 @@ class CCAAligner(_BaseAligner):
     modalities_ : dict of str to ndarray of int
         Column positions of each modality.
     n_components_ : int
-    canonical_correlations_ : ndarray of shape (n_components_,) or None
+    canonical_correlations_ : ndarray of shape (n_components,) or None
         Correlation of the two blocks' variates on the training pairs (two
         modalities), else None.
-    eigenvalues_ : ndarray of shape (n_components_,) or None
+    eigenvalues_ : ndarray of shape (n_components,) or None
         MAXVAR eigenvalues (sum of the blocks' explained shares of each
         shared component; ``1 + rho`` for two blocks); None when sklearn's CCA
         was used.
@@ -125,7 +125,7 @@ class CCAAligner(_BaseAligner):
         The shrinkage used per modality.
     cca_ : sklearn.cross_decomposition.CCA or None
         The fitted sklearn model (two modalities, no regularisation).
-    weights_ : dict of str to ndarray of shape (width, n_components_)
+    weights_ : dict of str to ndarray of shape (width, n_components)
         Projection of each standardized block.
     n_iter_ : int
         NIPALS iterations of the slowest component (sklearn's CCA), 1 for

@@ -39,6 +39,8 @@ import math
 import torch
 from torch import nn
 
+from skmm.utils._layout import PAD_ID, UNKNOWN_ID
+
 __all__ = [
     "BRANCHES",
     "SEQUENCE_BRANCHES",
@@ -54,9 +56,6 @@ __all__ = [
 BRANCHES = ("mlp", "identity", "cnn", "lstm", "gru", "transformer")
 #: Branches that read a block as a sequence (frames or token ids).
 SEQUENCE_BRANCHES = ("lstm", "gru", "transformer")
-
-#: Token id of padding positions and of unknown tokens (TokenSequenceEncoder).
-PAD_ID, UNKNOWN_ID = 0, 1
 
 
 def _ensure_one_valid(valid):

@@ -17,15 +17,11 @@ import torch
 from torch import nn
 
 from skmm.exceptions import InvalidSampleError, LayoutError
-from skmm.fusion._branches import (
-    BRANCHES,
-    SEQUENCE_BRANCHES,
-    UNKNOWN_ID,
-    make_branch,
-)
+from skmm.fusion._branches import BRANCHES, SEQUENCE_BRANCHES, make_branch
 from skmm.fusion._fusers import make_fusion
 from skmm.fusion._pretrained import PretrainedBranch, network_param_groups
 from skmm.utils import infer_block_shape
+from skmm.utils._layout import UNKNOWN_ID
 from skmm.utils._torch import masked_mean
 
 __all__ = [
