@@ -99,6 +99,13 @@ _expect(
     "sample_weight (e.g. a Pipeline or a k-NN) and boosts it by weighted "
     "resampling (see its 'weighting' parameter); scikit-learn raises.",
 )
+_expect(
+    "weight_boosting",
+    "test_deprecated_algorithm",
+    "scikit-learn 1.6/1.7 only: skmm's AdaBoost does not carry the deprecated "
+    "'algorithm' parameter (removed in scikit-learn 1.8; SAMME is the only "
+    "algorithm).",
+)
 
 
 def _load(file):
