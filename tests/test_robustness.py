@@ -1,0 +1,319 @@
+"""Tests of skmm.robustness: corruptions, robustness curves, modality importance."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.base import clone
+
+from skmm.exceptions import InvalidSampleError
+from skmm.robustness import (
+    CORRUPTIONS,
+    Corruption,
+    ModalityCorruptor,
+    corrupt_column,
+    corrupt_modalities,
+    drop_modalities,
+    misalign_modalities,
+)
+from skmm.utils.estimator_checks import check_raw_estimator, make_raw_column
+
+SR = 8000
+
+
+def _column(modality, n=6):
+    cells, _ = make_raw_column(modality, n, sr=SR)
+    if modality == "text":
+        cells = [c + " And The Number Was Big" for c in cells]
+    return cells
+
+
+def _by_modality(modality):
+    return [c for c, m in CORRUPTIONS.items() if m == modality]
+
+
+ALL = [(c, m) for c, m in CORRUPTIONS.items() if m != "any"] + [
+    (c, m) for c in ("missing", "misalign") for m in ("text", "image", "audio")
+]
+
+
+#: corruptions that draw no random numbers
+DETERMINISTIC = {"blur", "jpeg", "contrast", "clipping", "band_limit"}
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str):
+        return a == b
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+# ------------------------------------------------------------------------------
+# corruptions: identity, seeding, contract
+# ------------------------------------------------------------------------------
+@pytest.mark.parametrize("corruption, modality", ALL)
+def test_severity_zero_is_identity_and_seeded(corruption, modality):
+    cells = [*_column(modality), None]
+    kw = {"sr": SR} if modality == "audio" else {}
+    same = corrupt_column(cells, corruption, 0.0, random_state=0, **kw)
+    assert all(a is b for a, b in zip(same, cells))
+
+    first = corrupt_column(cells, corruption, 0.7, random_state=0, **kw)
+    second = corrupt_column(cells, corruption, 0.7, random_state=0, **kw)
+    other = corrupt_column(cells, corruption, 0.7, random_state=1, **kw)
+    assert len(first) == len(cells)
+    assert all(_same(a, b) for a, b in zip(first, second))
+    if corruption not in DETERMINISTIC:
+        assert not all(_same(a, b) for a, b in zip(first, other))
+    assert not all(_same(a, b) for a, b in zip(first, cells))
+    assert first[-1] is None  # missing stays missing
+
+
+@pytest.mark.parametrize("modality", ["text", "image", "audio"])
+def test_cell_corruption_depends_on_the_sample_only(modality):
+    cells = _column(modality)
+    kw = {"sr": SR} if modality == "audio" else {}
+    for corruption in _by_modality(modality):
+        if corruption == "mix":
+            continue
+        full = corrupt_column(cells, corruption, 0.5, random_state=3, **kw)
+        gappy = corrupt_column(
+            [None, *cells[1:3], None, *cells[4:]], corruption, 0.5, random_state=3, **kw
+        )
+        for i in (1, 2, 4, 5):
+            assert _same(full[i], gappy[i]), corruption
+
+
+@pytest.mark.parametrize("modality", ["text", "image", "audio"])
+def test_bad_cells_raise_the_encoders_error(modality, tmp_path):
+    cells = _column(modality, 3)
+    bad = {"text": 3, "image": str(tmp_path / "nope.png"), "audio": "nope.wav"}
+    cells[1] = bad[modality]
+    corruption = _by_modality(modality)[0]
+    kw = {"sr": SR} if modality == "audio" else {}
+    with pytest.raises(InvalidSampleError, match="sample 1") as exc:
+        corrupt_column(cells, corruption, 0.5, random_state=0, **kw)
+    assert exc.value.index == 1
+    table = pd.DataFrame({modality: pd.Series(cells, dtype=object)})
+    with pytest.raises(InvalidSampleError, match=f"column '{modality}', sample 1"):
+        corrupt_modalities(table, {modality: (corruption, 0.5)}, **kw)
+    # an empty text is refused as by the text encoders
+    if modality == "text":
+        with pytest.raises(InvalidSampleError, match="empty"):
+            corrupt_column(["ok", "  "], "typos", 0.5)
+
+
+def test_parameter_errors():
+    with pytest.raises(ValueError, match=r"Unknown corruption 'fog'.*image: "):
+        corrupt_column(["a"], "fog")
+    with pytest.raises(ValueError, match="severity must be a number in"):
+        corrupt_column(["a"], "typos", 1.5)
+    with pytest.raises(ValueError, match="needs the sample rate"):
+        corrupt_column([np.ones(10, dtype=np.float32)], "white_noise")
+    with pytest.raises(ValueError, match="string object received"):
+        corrupt_column("a text", "typos")
+    with pytest.raises(ValueError, match="Unknown modality 'video'"):
+        corrupt_modalities({"text": ["a"]}, {"video": "missing"})
+    with pytest.raises(ValueError, match="needs raw cells"):
+        corrupt_modalities(np.ones((3, 2)), {"features": "blur"})
+
+
+# ------------------------------------------------------------------------------
+# severity scales
+# ------------------------------------------------------------------------------
+def _snr(clean, noisy):
+    clean = clean.astype(np.float64)
+    return 10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2))
+
+
+@pytest.mark.parametrize("corruption", ["white_noise", "pink_noise", "mix"])
+@pytest.mark.parametrize("severity", [0.1, 0.4, 0.6, 1.0])
+def test_measured_snr_matches_the_requested_one(corruption, severity):
+    clips = _column("audio", 4)
+    out = corrupt_column(clips, corruption, severity, sr=SR, random_state=0)
+    expected = 30 - 50 * severity
+    for clean, noisy in zip(clips, out):
+        assert noisy.dtype == np.float32 and noisy.shape == clean.shape
+        assert abs(_snr(clean, noisy) - expected) < 0.5
+
+
+def test_audio_scales():
+    clip = _column("audio", 1)[0]
+    # band_limit removes energy above the cut-off, nyquist / 16**s
+    out = corrupt_column([clip], "band_limit", 0.5, sr=SR, random_state=0)[0]
+    spec = np.abs(np.fft.rfft(out))
+    freqs = np.fft.rfftfreq(out.size, 1 / SR)
+    assert spec[freqs > 1.2 * SR / 2 / 4].max() < 1e-2 * spec.max()
+    # time_mask zeroes half the clip at full severity
+    masked = corrupt_column([clip], "time_mask", 1.0, sr=SR, random_state=0)[0]
+    assert abs(np.mean(masked == 0) - 0.5) < 0.01
+    # clipping keeps the peak
+    clipped = corrupt_column([clip], "clipping", 1.0, sr=SR, random_state=0)[0]
+    assert np.isclose(np.abs(clipped).max(), np.abs(clip).max())
+    assert np.mean(np.abs(clipped) >= 0.999 * np.abs(clip).max()) > 0.3
+    # a (waveform, rate) tuple and a path are decoded at sr
+    resampled = corrupt_column([(clip, SR // 2)], "clipping", 0.5, sr=SR)[0]
+    assert resampled.shape == (2 * clip.size,)
+
+
+@pytest.mark.parametrize("corruption", _by_modality("image"))
+def test_image_distortion_grows_with_severity(corruption):
+    images = _column("image", 4)
+    distances = []
+    for severity in (0.25, 0.5, 1.0):
+        out = corrupt_column(images, corruption, severity, random_state=0)
+        distances.append(
+            np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(images, out)])
+        )
+    assert distances[0] > 0
+    assert distances[-1] > distances[0]
+
+
+def test_image_cells_keep_their_type(tmp_path):
+    rgb = _column("image", 1)[0]
+    grey = rgb[:, :, 0]
+    path = tmp_path / "a.png"
+    Image.fromarray(rgb).save(path)
+    cells = [rgb, grey, grey[:, :, None], rgb / 255.0, Image.fromarray(grey), path]
+    out = corrupt_column(cells, "blur", 0.5, random_state=0)
+    assert out[0].shape == rgb.shape and out[0].dtype == np.uint8
+    assert out[1].shape == grey.shape
+    assert out[2].shape == (*grey.shape, 1)
+    assert out[3].dtype == np.float64 and 0 <= out[3].min() and out[3].max() <= 1
+    assert isinstance(out[4], Image.Image) and out[4].mode == "L"
+    assert out[5].shape == rgb.shape and out[5].dtype == np.uint8
+    # rotation is a measurable angle: 30 * s degrees
+    rot = corrupt_column([rgb], "rotation", 0.5, random_state=0)[0]
+    expected = [
+        np.asarray(Image.fromarray(rgb).rotate(a, resample=Image.Resampling.BILINEAR))
+        for a in (15, -15)
+    ]
+    inner = (slice(5, 11), slice(5, 11))
+    assert any(np.abs(rot[inner].astype(int) - e[inner]).max() <= 1 for e in expected)
+
+
+def test_text_scales():
+    text = "the quick brown fox jumps over the lazy dog " * 20
+    typo = corrupt_column([text], "typos", 1.0, random_state=0)[0]
+    letters = [(a, b) for a, b in zip(text, typo) if a.isalpha()]
+    rate = np.mean([a != b for a, b in letters])
+    assert 0.25 < rate < 0.35
+    dropped = corrupt_column([text], "word_dropout", 0.5, random_state=0)[0]
+    assert 0.5 < len(dropped.split()) / len(text.split()) < 0.7
+    assert corrupt_column(["one"], "word_dropout", 1.0)[0] == "one"
+    swapped = corrupt_column([text], "word_swap", 1.0, random_state=0)[0]
+    assert sorted(swapped.split()) == sorted(text.split())
+    cased = corrupt_column(["abc def"], "casing", 1.0, random_state=0)[0]
+    assert cased.lower() == "abc def"
+
+
+# ------------------------------------------------------------------------------
+# tables and encoded matrices
+# ------------------------------------------------------------------------------
+def _table(n=10):
+    return pd.DataFrame(
+        {
+            "text": pd.Series(_column("text", n), dtype=object),
+            "audio": pd.Series(_column("audio", n), dtype=object),
+            "id": np.arange(n),
+        }
+    )
+
+
+def test_drop_and_misalign_raw_tables():
+    X = _table()
+    X.loc[0, "text"] = None
+    out = drop_modalities(X, {"text": 0.5}, random_state=0)
+    assert out["text"].isna().sum() == 1 + round(0.5 * 9)
+    assert X["text"].isna().sum() == 1  # input untouched
+    assert out["audio"].tolist() is not None
+    assert all(a is b for a, b in zip(out["audio"], X["audio"]))
+
+    mis = misalign_modalities(X, {"text": 1.0}, random_state=0)
+    assert mis["text"].isna().sum() == 1
+    moved = [i for i in range(1, 10) if mis["text"][i] != X["text"][i]]
+    assert len(moved) == 9
+    assert sorted(mis["text"][1:]) == sorted(X["text"][1:])
+    # seeded, and columns draw independent streams
+    again = misalign_modalities(X, {"text": 1.0}, random_state=0)
+    assert mis["text"].tolist() == again["text"].tolist()
+    both = drop_modalities(X, {"text": 0.5, "audio": 0.5}, random_state=0)
+    assert not np.array_equal(both["text"].isna(), both["audio"].isna())
+    # a dict table and an explicit layout
+    grouped = drop_modalities(
+        {"a": [1, 2, 3, 4], "b": [5, 6, 7, 8]},
+        {"ab": 0.5},
+        modalities={"ab": ["a", "b"]},
+        random_state=0,
+    )
+    assert grouped["a"].isna().tolist() == grouped["b"].isna().tolist()
+
+
+def test_encoded_matrices():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 5)).astype(np.float32)
+    names = ["text__a", "text__b", "audio__a", "audio__b", "audio__c"]
+    frame = pd.DataFrame(X, columns=names)
+    out = drop_modalities(frame, {"audio": 0.25}, random_state=0)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == names
+    gone = out.iloc[:, 2:].isna().all(axis=1)
+    assert gone.sum() == 5 and not out.iloc[:, :2].isna().any().any()
+    mis = misalign_modalities(X, {"b": 1.0}, modalities={"a": [0, 1], "b": [2, 3, 4]})
+    assert mis.dtype == np.float32
+    np.testing.assert_array_equal(mis[:, :2], X[:, :2])
+    assert sorted(map(tuple, mis[:, 2:])) == sorted(map(tuple, X[:, 2:]))
+    assert not (mis[:, 2:] == X[:, 2:]).all(axis=1).any()
+
+
+def test_transformers_in_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+
+    from skmm.compose import MultimodalEncoder
+    from skmm.encoders import MFCCEncoder
+
+    X = _table(8)
+    noisy = ModalityCorruptor("audio", "white_noise", 1.0, sr=SR, random_state=0)
+    encoder = MultimodalEncoder([("audio", MFCCEncoder(sr=SR, n_mfcc=8), "audio")])
+    clean = clone(encoder).fit_transform(X)
+    pipe = make_pipeline(noisy, encoder)
+    assert not np.allclose(pipe.fit_transform(X), clean)
+    assert noisy.transform(X)["text"].tolist() == X["text"].tolist()
+    # Corruption in front of an encoder, inside the MultimodalEncoder
+    inner = MultimodalEncoder(
+        [
+            (
+                "audio",
+                make_pipeline(
+                    Corruption("white_noise", 1.0, sr=SR, random_state=0),
+                    MFCCEncoder(sr=SR, n_mfcc=8),
+                ),
+                "audio",
+            )
+        ]
+    )
+    assert not np.allclose(inner.fit_transform(X), clean)
+    # pickles, clones, validates its parameters
+    restored = pickle.loads(pickle.dumps(noisy))
+    assert (
+        restored.transform(X)["audio"][0].tolist()
+        == noisy.transform(X)["audio"][0].tolist()
+    )
+    with pytest.raises(ValueError, match="severity"):
+        ModalityCorruptor("audio", severity=2.0).fit(X)
+    with pytest.raises(ValueError, match="corruption"):
+        Corruption("fog").transform(["a"])
+
+
+def test_corruption_transformers_pass_the_raw_checks():
+    check_raw_estimator(Corruption("blur", 0.5, random_state=0), _column("image"))
+    check_raw_estimator(
+        Corruption("white_noise", 0.5, sr=SR, random_state=0), _column("audio")
+    )
+    X = _table(6)[["audio", "id"]]
+    y = np.arange(6) % 2
+    check_raw_estimator(
+        ModalityCorruptor("audio", "pink_noise", 0.5, sr=SR, random_state=0), X, y
+    )
