@@ -317,3 +317,206 @@ def test_corruption_transformers_pass_the_raw_checks():
     check_raw_estimator(
         ModalityCorruptor("audio", "pink_noise", 0.5, sr=SR, random_state=0), X, y
     )
+
+
+# ------------------------------------------------------------------------------
+# evaluation
+# ------------------------------------------------------------------------------
+def _threshold_classifier():
+    """Predicts 1 where the first feature is > 0.5 (NaN counts as 0)."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Threshold(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.array([0, 1])
+            return self
+
+        def predict(self, X):
+            return (np.nan_to_num(np.asarray(X, dtype=float)[:, 0]) > 0.5).astype(int)
+
+    return Threshold().fit(None, None)
+
+
+def test_robustness_curve_matches_hand_computed_values():
+    from skmm.robustness import (
+        effective_robustness,
+        relative_robustness,
+        robustness_curve,
+        robustness_summary,
+    )
+
+    X, y = np.ones((10, 2)), np.ones(10, dtype=int)
+    clf = _threshold_classifier()
+    corruption = ModalityCorruptor("a", "missing", modalities={"a": [0], "b": [1]})
+    results = robustness_curve(
+        clf, X, y, corruption, [0.0, 0.3, 0.5, 1.0], n_repeats=2, random_state=0
+    )
+    assert list(results.columns) == ["corruption", "severity", "repeat", "score"]
+    assert results["corruption"].unique().tolist() == ["a: missing"]
+    # round(s * 10) samples lose block "a" and are predicted 0
+    np.testing.assert_allclose(results["score"], np.repeat([1.0, 0.7, 0.5, 0.0], 2))
+    # area: 0.3 * 1.7 / 2 + 0.2 * 1.2 / 2 + 0.5 * 0.5 / 2
+    assert relative_robustness([0, 0.3, 0.5, 1], [1, 0.7, 0.5, 0]) == pytest.approx(0.5)
+    # a callable corruption and a dict of corruptions; scoring by name
+    halve = lambda X, severity, seed: X * (1 - severity)  # noqa: E731
+    both = robustness_curve(
+        clf,
+        X,
+        y,
+        {"missing": corruption, "halve": halve},
+        [0.0, 0.6],
+        scoring="accuracy",
+        n_repeats=1,
+    )
+    assert both.groupby("corruption", sort=False)["score"].apply(list).to_dict() == {
+        "missing": [1.0, 0.4],
+        "halve": [1.0, 0.0],
+    }
+    # effective robustness: f - (ref + f0 - ref0), integrated
+    assert effective_robustness([0, 1], [0.8, 0.6], [0.9, 0.5]) == pytest.approx(0.1)
+    both["estimator"] = "m"
+    ref = both.assign(estimator="ref", score=both["score"] * 0.5)
+    summary = robustness_summary(pd.concat([both, ref]), reference="ref")
+    row = summary.set_index(["estimator", "corruption"]).loc[("m", "missing")]
+    assert row["clean_score"] == 1.0 and row["worst_score"] == 0.4
+    # (0 + (0.4 - (0.2 + 0.5))) * 0.6 / 2
+    assert row["effective_robustness"] == pytest.approx(-0.09)
+    with pytest.raises(ValueError, match="severities"):
+        robustness_curve(clf, X, y, corruption, [0.0, 2.0])
+    with pytest.raises(TypeError, match="corruption must be"):
+        robustness_curve(clf, X, y, "noise", [0.5])
+
+
+def _raw_pipeline_data(n=120):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skmm.compose import MultimodalEncoder
+    from skmm.encoders import MFCCEncoder
+
+    texts, y = make_raw_column("text", n, random_state=0)
+    clips, _ = make_raw_column("audio", 2 * n, sr=SR, random_state=1)
+    clips = clips[::2]  # distinct clips, all of class 0: uninformative
+    X = pd.DataFrame(
+        {
+            "text": pd.Series(texts, dtype=object),
+            "audio": pd.Series(clips, dtype=object),
+        }
+    )
+    pipe = make_pipeline(
+        MultimodalEncoder(
+            [
+                ("text", TfidfVectorizer(), "text"),
+                ("audio", MFCCEncoder(sr=SR, n_mfcc=8, n_mels=16), "audio"),
+            ]
+        ),
+        SimpleImputer(keep_empty_features=True),
+        LogisticRegression(),
+    )
+    half = n // 2  # fit on the first half, evaluate on the second
+    pipe.fit(X.iloc[:half], y[:half])
+    return pipe, X.iloc[half:].reset_index(drop=True), y[half:]
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_modality_importance_finds_the_informative_modality():
+    from sklearn.linear_model import LogisticRegression
+
+    from skmm.robustness import modality_importance
+
+    pipe, X, y = _raw_pipeline_data()
+    for method in ("drop", "permute"):
+        result = modality_importance(
+            pipe, X, y, method=method, n_repeats=3, random_state=0
+        )
+        assert result.modalities.tolist() == ["text", "audio"]
+        assert result.importances.shape == (2, 3)
+        assert result.importances_mean[0] > 0.3
+        assert abs(result.importances_mean[1]) < 0.1
+        assert result.baseline_score == pytest.approx(pipe.score(X, y))
+    again = modality_importance(pipe, X, y, method="permute", random_state=0)
+    assert np.array_equal(
+        again.importances,
+        modality_importance(pipe, X, y, method="permute", random_state=0).importances,
+    )
+
+    # encoded matrices: blocks from feature-name prefixes
+    rng = np.random.default_rng(0)
+    M = rng.normal(size=(200, 6))
+    y = (M[:, 3] + 0.1 * M[:, 0] > 0).astype(int)
+    names = [f"{m}__{i}" for m in ("text", "image", "audio") for i in range(2)]
+    frame = pd.DataFrame(M, columns=names)
+    clf = LogisticRegression().fit(frame, y)
+    result = modality_importance(clf, frame, y, method="permute", random_state=0)
+    assert result.modalities.tolist() == ["text", "image", "audio"]
+    assert np.argmax(result.importances_mean) == 1
+    # a plain array resolved with the estimator's feature_names_in_
+    clf_np = LogisticRegression().fit(frame, y)
+    result = modality_importance(clf_np, M, y, method="permute", random_state=0)
+    assert np.argsort(result.importances_mean).tolist()[-1] == 1
+    # drop on a NaN-aware model
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    hgb = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame, y)
+    result = modality_importance(hgb, frame, y, method="drop")
+    assert np.argmax(result.importances_mean) == 1
+    assert np.ptp(result.importances, axis=1).max() == 0  # deterministic
+    with pytest.raises(ValueError, match="method"):
+        modality_importance(clf, frame, y, method="zero")
+
+
+def test_robustness_curve_on_a_raw_pipeline_is_seeded():
+    from skmm.robustness import robustness_curve
+
+    pipe, X, y = _raw_pipeline_data(60)
+    noise = ModalityCorruptor("text", "word_dropout", sr=SR)
+    first = robustness_curve(pipe, X, y, noise, [0, 1], n_repeats=2, random_state=0)
+    second = robustness_curve(pipe, X, y, noise, [0, 1], n_repeats=2, random_state=0)
+    pd.testing.assert_frame_equal(first, second)
+    assert first["score"].iloc[0] > first["score"].iloc[-1]
+
+
+def test_displays(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.dummy import DummyClassifier
+
+    from skmm.robustness import (
+        ModalityImportanceDisplay,
+        RobustnessDisplay,
+        plot_robustness_comparison,
+    )
+
+    pipe, X, y = _raw_pipeline_data(60)
+    dummy = DummyClassifier().fit(X, y)
+    noise = ModalityCorruptor("text", "typos")
+    display = RobustnessDisplay.from_estimator(
+        {"pipe": pipe, "dummy": dummy}, X, y, noise, [0, 0.5, 1], n_repeats=2
+    )
+    assert set(display.lines_) == {("pipe", "text: typos"), ("dummy", "text: typos")}
+    assert len(display.ax_.get_lines()) == 2
+    # a second call draws on the same axes
+    RobustnessDisplay.from_estimator(
+        pipe, X, y, noise, [0, 1], n_repeats=1, name="again", ax=display.ax_
+    )
+    assert len(display.ax_.get_lines()) == 3
+    bars = ModalityImportanceDisplay.from_estimator(pipe, X, y, method="drop")
+    assert [t.get_text() for t in bars.ax_.get_yticklabels()] == ["audio", "text"]
+    fig, results = plot_robustness_comparison(
+        {"pipe": pipe, "dummy": dummy},
+        X,
+        y,
+        {"text typos": noise},
+        severities=[0, 1],
+        path=tmp_path / "fig.png",
+    )
+    assert (tmp_path / "fig.png").stat().st_size > 0
+    assert set(results["corruption"]) == {
+        "text typos",
+        "none",
+        "text missing",
+        "audio missing",
+    }
