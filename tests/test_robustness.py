@@ -505,7 +505,7 @@ def test_displays(tmp_path):
     assert len(display.ax_.get_lines()) == 3
     bars = ModalityImportanceDisplay.from_estimator(pipe, X, y, method="drop")
     assert [t.get_text() for t in bars.ax_.get_yticklabels()] == ["audio", "text"]
-    fig, results = plot_robustness_comparison(
+    _, results = plot_robustness_comparison(
         {"pipe": pipe, "dummy": dummy},
         X,
         y,
