@@ -520,3 +520,102 @@ def test_displays(tmp_path):
         "text missing",
         "audio missing",
     }
+
+
+# ------------------------------------------------------------------------------
+# noise-robust training options of the fusion networks
+# ------------------------------------------------------------------------------
+def _grid_data(n=80, seed=0):
+    """A 1x6x5 grid block (bright band = class) and a small noise block."""
+    from skmm.utils import grid_feature_names
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    grid = rng.normal(0, 1, size=(n, 6, 5))
+    grid[y == 1, 2:4, :] += 2.0
+    names = [f"spec__{c}" for c in grid_feature_names("mel", (6, 5))]
+    names += ["other__a", "other__b"]
+    X = np.hstack([grid.reshape(n, -1), rng.normal(size=(n, 2))])
+    return pd.DataFrame(X.astype(np.float32), columns=names), y
+
+
+def test_fusion_noise_options_train_only_and_learn():
+    import torch
+
+    from skmm.fusion import FusionClassifier
+
+    X, y = _grid_data()
+    fitted = {}
+    for options in (
+        {"feature_noise": 0.5},
+        {"spec_augment": 0.3},
+        {"per_sample_norm": True},
+        {"cnn_norm": "group"},
+        {"cnn_norm": "batch"},
+    ):
+        clf = FusionClassifier(
+            "late",
+            branches={"spec": "cnn"},
+            hidden_size=8,
+            max_epochs=15,
+            batch_size=32,
+            lr=1e-2,
+            random_state=0,
+            **options,
+        ).fit(X, y)
+        assert clf.score(X, y) > 0.8, options
+        # prediction is deterministic: the noise and masks are training-only
+        np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+        assert not clf.net_.module_.training
+        fitted[next(iter(options.items()))] = clf
+    # in training mode the noise and the masks are drawn
+    for key in (("feature_noise", 0.5), ("spec_augment", 0.3)):
+        clf = fitted[key]
+        module = clf.net_.module_
+        module.train()
+        inputs = dict(clf._inputs(X).items())
+        with torch.no_grad():
+            a, b = module(**inputs), module(**inputs)
+        module.eval()
+        assert not torch.equal(a, b), key
+        with torch.no_grad():
+            assert torch.equal(module(**inputs), module(**inputs))
+
+
+def test_spec_augment_masks_one_band_per_axis():
+    import torch
+
+    from skmm.fusion._network import _mask_grid
+
+    torch.manual_seed(0)
+    x = torch.ones(500, 1 * 20 * 10)
+    out = _mask_grid(x, (1, 20, 10), 0.5).reshape(500, 20, 10)
+    rows_masked = (out == 0).all(dim=2).sum(dim=1).float()
+    cols_masked = (out == 0).all(dim=1).sum(dim=1).float()
+    assert rows_masked.max() <= 10 and cols_masked.max() <= 5
+    assert 3 < rows_masked.mean() < 7  # uniform width in [0, 10]
+    assert torch.all(out[out != 0] == 1)
+
+
+def test_per_sample_norm_ignores_gain_and_level_of_a_grid():
+    from skmm.fusion import FusionClassifier
+
+    X, y = _grid_data()
+    clf = FusionClassifier(
+        "early",
+        branches={"spec": "cnn"},
+        per_sample_norm=True,
+        hidden_size=8,
+        max_epochs=10,
+        random_state=0,
+    ).fit(X, y)
+    louder = X.copy()
+    grid = [c for c in X.columns if c.startswith("spec__")]
+    louder[grid] = 3.0 * louder[grid] + 5.0
+    np.testing.assert_allclose(
+        clf.predict_proba(louder), clf.predict_proba(X), rtol=1e-4, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="feature_noise"):
+        FusionClassifier(feature_noise=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="cnn_norm"):
+        FusionClassifier(cnn_norm="layer").fit(X, y)
