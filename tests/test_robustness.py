@@ -544,7 +544,7 @@ def test_fusion_noise_options_train_only_and_learn():
 
     from skmm.fusion import FusionClassifier
 
-    X, y = _grid_data()
+    X, y = _grid_data(60)
     fitted = {}
     for options in (
         {"feature_noise": 0.5},
@@ -557,9 +557,9 @@ def test_fusion_noise_options_train_only_and_learn():
             "late",
             branches={"spec": "cnn"},
             hidden_size=8,
-            max_epochs=15,
-            batch_size=32,
-            lr=1e-2,
+            max_epochs=8,
+            batch_size=40,
+            lr=2e-2,
             random_state=0,
             **options,
         ).fit(X, y)
@@ -606,7 +606,7 @@ def test_per_sample_norm_ignores_gain_and_level_of_a_grid():
         branches={"spec": "cnn"},
         per_sample_norm=True,
         hidden_size=8,
-        max_epochs=10,
+        max_epochs=2,
         random_state=0,
     ).fit(X, y)
     louder = X.copy()
@@ -619,3 +619,28 @@ def test_per_sample_norm_ignores_gain_and_level_of_a_grid():
         FusionClassifier(feature_noise=-1.0).fit(X, y)
     with pytest.raises(ValueError, match="cnn_norm"):
         FusionClassifier(cnn_norm="layer").fit(X, y)
+
+
+def test_fused_model_with_a_missing_modality_matches_ignoring_it():
+    """Small version of benchmarks/robustness_digits.py (missing modality)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from skmm.datasets import make_multimodal_classification
+    from skmm.fusion import FusionClassifier
+
+    X, y = make_multimodal_classification(n_samples=500, random_state=0)
+    X_train, y_train, X_test, y_test = X[:300], y[:300], X[300:], y[300:]
+    fused = FusionClassifier(
+        "late",
+        hidden_size=16,
+        modality_dropout=0.3,
+        max_epochs=20,
+        lr=1e-2,
+        random_state=0,
+    ).fit(X_train, y_train)
+    for m in ("text", "image", "audio"):
+        keep = [c for c in X.columns if not c.startswith(f"{m}__")]
+        without = LogisticRegression().fit(X_train[keep], y_train)
+        best = without.score(X_test[keep], y_test)
+        gappy = drop_modalities(X_test, {m: 1.0})
+        assert fused.score(gappy, y_test) >= best - 0.03, m

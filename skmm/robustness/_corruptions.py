@@ -51,6 +51,9 @@ __all__ = [
     "misalign_modalities",
 ]
 
+#: Corruptions that draw no random numbers (no per-sample stream is built).
+_DETERMINISTIC = frozenset({"blur", "jpeg", "contrast", "clipping", "band_limit"})
+
 #: Corruptions that apply to any modality (and to encoded matrices).
 _ANY = ("missing", "misalign")
 
@@ -188,6 +191,12 @@ def _misalign_cells(cells, severity, seed):
     return out
 
 
+def _stream(corruption, seed, i):
+    if corruption in _DETERMINISTIC:
+        return None
+    return np.random.default_rng([seed, i])
+
+
 def _decode(load, cells, present):
     return load_cells(load, [cells[i] for i in present], present)
 
@@ -267,11 +276,11 @@ def corrupt_column(
     if modality == "text":
         func = TEXT_CORRUPTIONS[corruption]
         for i, text in zip(present, _decode(_check_text, cells, present)):
-            out[i] = func(text, severity, np.random.default_rng([seed, i]))
+            out[i] = func(text, severity, _stream(corruption, seed, i))
     elif modality == "image":
         func = IMAGE_CORRUPTIONS[corruption]
         for i, image in zip(present, _decode(_decode_image_cell, cells, present)):
-            corrupted = func(image, severity, np.random.default_rng([seed, i]))
+            corrupted = func(image, severity, _stream(corruption, seed, i))
             out[i] = _restore_image(corrupted, cells[i])
     else:
         func = AUDIO_CORRUPTIONS[corruption]
@@ -286,7 +295,7 @@ def corrupt_column(
             ctx["pool"] = _decode(load, bg, bg_present)
         for k, (i, clip) in enumerate(zip(present, clips)):
             ctx["self_index"] = k if ctx["pool"] is clips else None
-            y = func(clip, severity, np.random.default_rng([seed, i]), ctx)
+            y = func(clip, severity, _stream(corruption, seed, i), ctx)
             out[i] = np.asarray(y, dtype=np.float32)
     return out
 

@@ -34,11 +34,13 @@ __all__ = ["IMAGE_CORRUPTIONS"]
 
 
 def gaussian_noise(image, severity, rng):
-    sigma = 0.4 * severity * 255.0
-    pixels = np.asarray(image, dtype=np.float32)
-    noisy = pixels + rng.standard_normal(pixels.shape, dtype=np.float32) * sigma
+    pixels = np.asarray(image)
+    noisy = rng.standard_normal(pixels.shape, dtype=np.float32)
+    noisy *= 0.4 * severity * 255.0
+    noisy += pixels
     np.clip(noisy, 0.0, 255.0, out=noisy)
-    return Image.fromarray(np.rint(noisy).astype(np.uint8), mode=image.mode)
+    np.rint(noisy, out=noisy)
+    return Image.fromarray(noisy.astype(np.uint8))
 
 
 def blur(image, severity, rng):
