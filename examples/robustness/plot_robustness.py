@@ -7,9 +7,15 @@ A fused model should never do worse than the same model ignoring a noisy
 modality. On the built-in digits data (every modality carries part of the
 answer) we corrupt the audio of the test set with white noise at rising
 severity (an SNR from 30 dB down to -20 dB), drop modalities, and compare a
-fusion network trained with the noise-robust options against the best model
-that does not use the audio at all. :func:`~skmm.robustness.modality_importance`
-shows which modality each model relies on.
+fusion network against the best model that does not use the audio at all.
+:func:`~skmm.robustness.modality_importance` shows which modality the fused
+model relies on.
+
+The fusion network's noise-robust training options (``modality_dropout``,
+``feature_noise``, ``spec_augment``, ``per_sample_norm``, ``cnn_norm``) are
+off here: on this data, ``benchmarks/robustness_digits.py`` measured that they
+cost clean accuracy without improving the scores under corruption (see the
+user guide).
 """
 
 # %%
@@ -35,9 +41,9 @@ from skmm.robustness import (
 )
 
 SR = 8000
-X, y = make_multimodal_digits(n_samples=500, sr=SR, random_state=0)
-X_train, y_train = X.iloc[:350], y[:350]
-X_test, y_test = X.iloc[350:].reset_index(drop=True), y[350:]
+X, y = make_multimodal_digits(n_samples=420, sr=SR, random_state=0)
+X_train, y_train = X.iloc[:300], y[:300]
+X_test, y_test = X.iloc[300:].reset_index(drop=True), y[300:]
 
 
 def encoder(modalities):
@@ -64,16 +70,14 @@ fused = make_pipeline(
         "early",
         hidden_size=64,
         dropout=0.2,
-        modality_dropout=0.3,  # learn to predict from any subset
-        feature_noise=0.5,  # do not lean on fine detail of any modality
-        max_epochs=40,
+        max_epochs=30,
         lr=2e-3,
         weight_decay=1e-4,
         random_state=0,
     ),
 )
 models = {
-    "fused (robust training)": fused,
+    "fused (all three)": fused,
     "text + image only": logreg(("text", "image")),
 }
 for model in models.values():
@@ -94,7 +98,7 @@ fig, results = plot_robustness_comparison(
 )
 print(results.pivot_table(index="corruption", columns="estimator", values="score"))
 curves = results[results["corruption"] == "audio white noise"]
-print(robustness_summary(curves, reference="text + image only"))
+print(robustness_summary(curves, reference="text + image only").to_string())
 
 # %%
 # Which modality does the fused model rely on?
