@@ -57,7 +57,7 @@ def _pink(n, rng):
 
 
 def white_noise(y, severity, rng, ctx):
-    noise = rng.standard_normal(y.size)
+    noise = rng.standard_normal(y.size, dtype=np.float32)
     return y + snr_to_noise(y, noise, snr_db_for(severity))
 
 
