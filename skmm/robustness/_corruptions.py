@@ -24,6 +24,7 @@ import zlib
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from sklearn.utils import check_random_state
 
 from skmm.encoders._audio import load_audio
@@ -146,7 +147,9 @@ def _decode_image_cell(cell):
 
 
 def _restore_image(image, like):
-    """Give a corrupted PIL image the type of the cell it came from."""
+    """Give a corrupted image (PIL or uint8 array) the type of its cell."""
+    if isinstance(image, np.ndarray) and hasattr(like, "getbands"):
+        return Image.fromarray(image)
     if isinstance(like, np.ndarray):
         pixels = np.asarray(image)
         if like.ndim == 3 and like.shape[2] == 1:

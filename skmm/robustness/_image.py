@@ -2,7 +2,8 @@
 
 Every function takes a decoded PIL image (mode ``"L"`` or ``"RGB"``, from
 :func:`skmm.encoders.decode_image`), a severity in (0, 1] and a NumPy
-``Generator`` and returns a PIL image of the same mode and size. Severity 0 never
+``Generator`` and returns a PIL image of the same mode and size (or its uint8
+array, when the work was done in NumPy). Severity 0 never
 reaches them (it is the identity, handled by the caller).
 
 Severity scales (documented in the user guide):
@@ -40,7 +41,7 @@ def gaussian_noise(image, severity, rng):
     noisy += pixels
     np.clip(noisy, 0.0, 255.0, out=noisy)
     np.rint(noisy, out=noisy)
-    return Image.fromarray(noisy.astype(np.uint8))
+    return noisy.astype(np.uint8)  # an array: the caller gives it the cell's type
 
 
 def blur(image, severity, rng):
