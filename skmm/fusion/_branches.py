@@ -22,6 +22,9 @@ Built-in branches (``branches=`` names):
     features) or over a 1-D ``(L,)`` block of integer token ids (id 0 = padding,
     id 1 = unknown; larger ids than seen in training map to 1).
 
+A pretrained backbone, fine-tuned or frozen, is a
+:class:`~skmm.fusion.PretrainedBranch` spec (see :mod:`skmm.fusion._pretrained`).
+
 A user branch is an :class:`torch.nn.Module` class. Its constructor receives the
 keyword arguments ``input_size`` (block width), ``input_shape`` (tuple or None)
 and ``hidden_size``, plus ``dropout``, ``n_heads`` and ``vocab_size`` if its
@@ -324,6 +327,8 @@ def make_branch(spec, hidden_size, *, n_heads=4, dropout=0.0, cnn_norm="none"):
         With an ``output_size`` attribute.
     """
     branch = spec.branch
+    if hasattr(branch, "build"):  # a PretrainedBranch spec
+        return branch.build(spec.size, spec.shape)
     if isinstance(branch, type):
         kwargs = {
             "input_size": spec.size,

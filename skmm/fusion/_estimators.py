@@ -20,6 +20,7 @@ from skmm.fusion._network import (
     make_block_specs,
     network_inputs,
 )
+from skmm.fusion._pretrained import PretrainedBranch
 from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
@@ -85,7 +86,7 @@ class _BaseFusion(BaseNetworkEstimator):
     _parameter_constraints = {
         **BaseNetworkEstimator._parameter_constraints,
         "fusion": [StrOptions(set(FUSIONS)), type],
-        "branches": [StrOptions(set(BRANCHES)), type, dict],
+        "branches": [StrOptions(set(BRANCHES)), type, PretrainedBranch, dict],
         "modalities": [dict, None],
         "block_shapes": [dict, None],
         "rank": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -94,6 +95,8 @@ class _BaseFusion(BaseNetworkEstimator):
         "spec_augment": [Interval(numbers.Real, 0, 1, closed="left")],
         "per_sample_norm": ["boolean"],
         "cnn_norm": [StrOptions(set(CNN_NORMS))],
+        "alignment": [StrOptions({"contrastive", "cycle", "adversarial"}), None],
+        "alignment_weight": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def _check_params(self, specs):
@@ -123,6 +126,8 @@ class _BaseFusion(BaseNetworkEstimator):
             "rank": self.rank,
             "dropout": self.dropout,
             "modality_dropout": self.modality_dropout,
+            "alignment": self.alignment,
+            "alignment_weight": self.alignment_weight,
             "output_mask": output_mask,
             "feature_noise": self.feature_noise,
             "spec_augment": self.spec_augment,
@@ -268,13 +273,15 @@ _PARAMS_DOC = """
           sequence branches contribute their whole sequence as tokens.
         - an ``nn.Module`` class following the fusion interface documented in
           ``skmm.fusion._fusers``.
-    branches : str, nn.Module class or dict, default="mlp"
+    branches : str, nn.Module class, PretrainedBranch or dict, default="mlp"
         Per-modality network before fusion, for every modality or as
         ``{modality: branch}`` (others get ``"mlp"``): ``"mlp"``,
         ``"identity"``, ``"cnn"`` (a ``(C, H, W)`` or ``(H, W)`` grid),
         ``"lstm"``, ``"gru"``, ``"transformer"`` (``(T, F...)`` frames or a
-        1-D ``(L,)`` block of token ids), or an ``nn.Module`` class (interface
-        in ``skmm.fusion._branches``).
+        1-D ``(L,)`` block of token ids), an ``nn.Module`` class (interface
+        in ``skmm.fusion._branches``), or a
+        :class:`~skmm.fusion.PretrainedBranch` fine-tuning a pretrained text,
+        image or audio backbone (loaded in ``fit``).
     modalities : dict, default=None
         Explicit layout ``{modality: columns}`` when the column names carry no
         ``"{modality}__"`` prefix; see :func:`skmm.utils.resolve_modalities`.
@@ -314,6 +321,15 @@ _PARAMS_DOC = """
     cnn_norm : {"none", "batch", "group"}, default="none"
         Normalisation layers after each convolution of the ``"cnn"`` branches
         (``"group"`` uses per-sample statistics).
+    alignment : {"contrastive", "cycle", "adversarial"} or None, default=None
+        An alignment objective on the branch embeddings, trained jointly with
+        the task (implicit alignment): InfoNCE between modality projections,
+        cyclic translation through per-modality decoders, or a modality
+        discriminator through gradient reversal (see
+        :mod:`skmm.alignment` and the "Alignment" user guide). Absent
+        modalities are masked out of it exactly as from the fusion.
+    alignment_weight : float, default=0.1
+        Weight of the alignment loss added to the task loss.
     max_epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=64
@@ -452,6 +468,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         spec_augment=0.0,
         per_sample_norm=False,
         cnn_norm="none",
+        alignment=None,
+        alignment_weight=0.1,
         max_epochs=50,
         batch_size=64,
         lr=1e-3,
@@ -480,6 +498,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.spec_augment = spec_augment
         self.per_sample_norm = per_sample_norm
         self.cnn_norm = cnn_norm
+        self.alignment = alignment
+        self.alignment_weight = alignment_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -642,6 +662,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         spec_augment=0.0,
         per_sample_norm=False,
         cnn_norm="none",
+        alignment=None,
+        alignment_weight=0.1,
         max_epochs=50,
         batch_size=64,
         lr=1e-3,
@@ -669,6 +691,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.spec_augment = spec_augment
         self.per_sample_norm = per_sample_norm
         self.cnn_norm = cnn_norm
+        self.alignment = alignment
+        self.alignment_weight = alignment_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

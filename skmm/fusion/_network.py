@@ -24,6 +24,7 @@ from skmm.fusion._branches import (
     make_branch,
 )
 from skmm.fusion._fusers import make_fusion
+from skmm.fusion._pretrained import PretrainedBranch, network_param_groups
 from skmm.utils import infer_block_shape
 from skmm.utils._torch import masked_mean
 
@@ -46,12 +47,15 @@ class BlockSpec:
         Modality name.
     columns : ndarray of int
         Positions of the block's columns in the encoded matrix.
-    branch : str or type
-        Branch name (see :mod:`skmm.fusion._branches`) or nn.Module class.
+    branch : str, type or PretrainedBranch
+        Branch name (see :mod:`skmm.fusion._branches`), nn.Module class or
+        pretrained-backbone spec.
     shape : tuple of int or None
         Grid shape of the block (product = block width), if known.
-    kind : {"float", "tokens"}
-        ``"tokens"``: integer token ids read by a sequence branch.
+    kind : {"float", "tokens", "raw"}
+        ``"tokens"``: integer token ids read by a sequence branch or a text
+        backbone. ``"raw"``: values passed unstandardized (pixels or waveforms
+        read by a pretrained backbone, which normalises them its own way).
     vocab_size : int or None
         Token embedding size (max id seen in training + 1) for token blocks.
     mean, scale : ndarray of shape (width,) or None
@@ -91,7 +95,7 @@ def _check_shape(name, shape, width):
 
 
 def _resolve_branches(branches, names):
-    if isinstance(branches, str) or isinstance(branches, type):
+    if isinstance(branches, (str, type, PretrainedBranch)):
         per_modality = dict.fromkeys(names, branches)
     elif hasattr(branches, "items"):
         unknown = sorted(set(branches) - set(names))
@@ -103,11 +107,14 @@ def _resolve_branches(branches, names):
         per_modality = {name: branches.get(name, "mlp") for name in names}
     else:
         raise ValueError(
-            "branches must be a branch name, an nn.Module class or a dict "
+            "branches must be a branch name, an nn.Module class, a "
+            "PretrainedBranch or a dict "
             f"{{modality: branch}}; got {branches!r}."
         )
     for name, branch in per_modality.items():
-        if isinstance(branch, type):
+        if isinstance(branch, PretrainedBranch):
+            branch.validate()
+        elif isinstance(branch, type):
             if not issubclass(branch, nn.Module):
                 raise ValueError(
                     f"Branch class for modality {name!r} must subclass "
@@ -116,7 +123,7 @@ def _resolve_branches(branches, names):
         elif branch not in BRANCHES:
             raise ValueError(
                 f"Unknown branch {branch!r} for modality {name!r}; expected one of "
-                f"{list(BRANCHES)} or an nn.Module class."
+                f"{list(BRANCHES)}, an nn.Module class or a PretrainedBranch."
             )
     return per_modality
 
@@ -260,6 +267,13 @@ def make_block_specs(
         else:
             shape = None
         kind, vocab_size = "float", None
+        if isinstance(branch, PretrainedBranch):
+            # the backbone normalises its own input: no standardization
+            spec = BlockSpec(name, np.asarray(cols), branch, shape, branch.block_kind)
+            if spec.kind == "tokens":
+                _check_token_block(X, present[:, k], spec)
+            specs.append(spec)
+            continue
         if branch == "cnn" and (shape is None or len(shape) not in (2, 3)):
             found = "no grid shape" if shape is None else f"shape {shape}"
             raise LayoutError(
@@ -387,6 +401,11 @@ class FusionNetwork(nn.Module):
         the floor that additive noise raises) no longer move the features.
     cnn_norm : {"none", "batch", "group"}, default="none"
         Normalisation layers in the built-in CNN branches.
+    alignment : {"contrastive", "cycle", "adversarial"} or None, default=None
+        Alignment objective (:mod:`skmm.alignment._losses`) on the branch
+        embeddings, added in training as ``aux_loss`` (times
+        ``alignment_weight``), with the same missing-modality mask.
+    alignment_weight : float, default=0.1
 
     Notes
     -----
@@ -416,6 +435,8 @@ class FusionNetwork(nn.Module):
         spec_augment=0.0,
         per_sample_norm=False,
         cnn_norm="none",
+        alignment=None,
+        alignment_weight=0.1,
     ):
         super().__init__()
         self.names = [spec.name for spec in blocks]
@@ -465,6 +486,34 @@ class FusionNetwork(nn.Module):
             self.register_buffer(
                 "output_mask", torch.as_tensor(np.asarray(output_mask, dtype=bool))
             )
+        self.alignment = None
+        self.alignment_weight = float(alignment_weight)
+        self.aux_loss = None
+        if alignment is not None:
+            # imported here: skmm.alignment builds its networks on skmm.fusion
+            from skmm.alignment._losses import make_objective
+
+            self.alignment = make_objective(
+                alignment,
+                list(sizes.values()),
+                hidden_size,
+                widths=[s.size if s.kind == "float" else None for s in blocks],
+                hidden=hidden_size,
+            )
+
+    def _align_encode(self, k, x):
+        out = self.branches[k](x)
+        if isinstance(out, tuple):
+            out = masked_mean(*out)
+        return self.alignment.project(k, out)
+
+    def param_groups(self, named_parameters, lr):
+        """Optimizer parameter groups (skorch hook, see ``SkmmNet``).
+
+        Pretrained backbones get their own groups (``backbone_lr``, layer-wise
+        decay); frozen parameters are left out.
+        """
+        return network_param_groups(self, lr, named_parameters)
 
     def _drop_modalities(self, present):
         drop = torch.rand(present.shape, device=present.device) < self.modality_dropout
@@ -493,22 +542,31 @@ class FusionNetwork(nn.Module):
         return x
 
     def forward(self, present, sample_weight=None, return_info=False, **blocks):
+        self.aux_loss = None
         present = present.bool()
         if self.training and self.modality_dropout > 0:
             present = self._drop_modalities(present)
-        embeddings, sequences = {}, {}
+        embeddings, sequences, inputs = {}, {}, []
         for k, (name, branch) in enumerate(zip(self.names, self.branches)):
             x = blocks[block_key(k)]
             if self.kinds[k] == "float":
                 x = (x - getattr(self, f"mean{k}")) / getattr(self, f"scale{k}")
                 x = self._robust_inputs(x, self.grids[k])
             x = torch.where(present[:, k : k + 1], x, 0.0)
+            inputs.append(x)
             out = branch(x)
             if isinstance(out, tuple):
                 tokens, valid = out
                 sequences[name] = (tokens, valid)
                 out = masked_mean(tokens, valid)
             embeddings[name] = out
+        if self.alignment is not None and self.training:
+            self.aux_loss = self.alignment_weight * self.alignment(
+                list(embeddings.values()),
+                present,
+                targets=inputs,
+                encode=self._align_encode,
+            )
         if self.uses_sequences:
             result = self.fusion(embeddings, present, sequences=sequences)
         else:

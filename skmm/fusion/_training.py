@@ -147,6 +147,19 @@ class SkmmNet(NeuralNet):
             if isinstance(module, nn.Module) and module.training != training:
                 module.train(training)
 
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        # Frozen parameters (e.g. of a frozen pretrained backbone) stay out of
+        # the optimizer. A module with ``param_groups(named_parameters, lr)``
+        # sets its own groups (backbone_lr, layer-wise lr decay) unless the
+        # user gave ``optimizer__param_groups``.
+        named_parameters = [(n, p) for n, p in named_parameters if p.requires_grad]
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        groups = getattr(self.module_, "param_groups", None)
+        user_groups = f"{prefix}__param_groups" in self.get_params(deep=False)
+        if prefix == "optimizer" and callable(groups) and not user_groups:
+            args = (groups(named_parameters, kwargs.get("lr", self.lr)),)
+        return args, kwargs
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         aux = getattr(self.module_, "aux_loss", None)
         if y_true is None:

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import (
     Interval,
     RealNotInt,
     StrOptions,
+    validate_parameter_constraints,
 )
 from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metadata_routing import (
@@ -68,4 +69,5 @@ __all__ = [
     "_set_random_states",
     "get_routing_for_object",
     "indices_to_mask",
+    "validate_parameter_constraints",
 ]
