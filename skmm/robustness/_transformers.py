@@ -154,6 +154,9 @@ class Corruption(
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.one_d_array = True
+        # raw strings are texts only for text corruptions (image and audio
+        # cells may be paths, but are not documents to a text-cell check)
+        tags.input_tags.string = self._modality == "text"
         return tags
 
 
