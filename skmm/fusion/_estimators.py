@@ -12,7 +12,7 @@ from skorch.helper import SliceDict
 from torch import nn
 
 from skmm.exceptions import InvalidSampleError
-from skmm.fusion._branches import BRANCHES
+from skmm.fusion._branches import BRANCHES, CNN_NORMS
 from skmm.fusion._fusers import FUSIONS
 from skmm.fusion._network import (
     FusionNetwork,
@@ -91,6 +91,10 @@ class _BaseFusion(BaseNetworkEstimator):
         "block_shapes": [dict, None],
         "rank": [Interval(numbers.Integral, 1, None, closed="left")],
         "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "feature_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "spec_augment": [Interval(numbers.Real, 0, 1, closed="left")],
+        "per_sample_norm": ["boolean"],
+        "cnn_norm": [StrOptions(set(CNN_NORMS))],
         "alignment": [StrOptions({"contrastive", "cycle", "adversarial"}), None],
         "alignment_weight": [Interval(numbers.Real, 0, None, closed="left")],
     }
@@ -125,6 +129,10 @@ class _BaseFusion(BaseNetworkEstimator):
             "alignment": self.alignment,
             "alignment_weight": self.alignment_weight,
             "output_mask": output_mask,
+            "feature_noise": self.feature_noise,
+            "spec_augment": self.spec_augment,
+            "per_sample_norm": self.per_sample_norm,
+            "cnn_norm": self.cnn_norm,
         }
 
     @atomic_fit
@@ -294,6 +302,25 @@ _PARAMS_DOC = """
         Training-time probability of dropping each present modality of a
         sample (at least one is kept), so the model learns to predict from any
         subset of modalities.
+    feature_noise : float, default=0.0
+        Training-time Gaussian noise added to every present float block, in
+        units of its standardized features (e.g. 0.5: half a standard
+        deviation), so that the model does not lean on fine detail of a
+        modality that may be noisy at prediction time. Never applied when
+        predicting.
+    spec_augment : float, default=0.0
+        Training-time SpecAugment-style masking of grid blocks (``(T, F)``
+        spectrograms, ``(H, W)`` or ``(C, H, W)`` images): per sample, one band
+        of up to this fraction of the time (row) axis and one of the frequency
+        (column) axis are masked.
+    per_sample_norm : bool, default=False
+        Standardize every grid block per sample (over its grid), at training
+        and prediction time: level and gain changes of a recording or a photo,
+        and the floor that additive noise raises in a log-mel spectrogram, no
+        longer shift the features.
+    cnn_norm : {"none", "batch", "group"}, default="none"
+        Normalisation layers after each convolution of the ``"cnn"`` branches
+        (``"group"`` uses per-sample statistics).
     alignment : {"contrastive", "cycle", "adversarial"} or None, default=None
         An alignment objective on the branch embeddings, trained jointly with
         the task (implicit alignment): InfoNCE between modality projections,
@@ -437,6 +464,10 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         rank=4,
         dropout=0.1,
         modality_dropout=0.0,
+        feature_noise=0.0,
+        spec_augment=0.0,
+        per_sample_norm=False,
+        cnn_norm="none",
         alignment=None,
         alignment_weight=0.1,
         max_epochs=50,
@@ -463,6 +494,10 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.rank = rank
         self.dropout = dropout
         self.modality_dropout = modality_dropout
+        self.feature_noise = feature_noise
+        self.spec_augment = spec_augment
+        self.per_sample_norm = per_sample_norm
+        self.cnn_norm = cnn_norm
         self.alignment = alignment
         self.alignment_weight = alignment_weight
         self.max_epochs = max_epochs
@@ -623,6 +658,10 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         rank=4,
         dropout=0.1,
         modality_dropout=0.0,
+        feature_noise=0.0,
+        spec_augment=0.0,
+        per_sample_norm=False,
+        cnn_norm="none",
         alignment=None,
         alignment_weight=0.1,
         max_epochs=50,
@@ -648,6 +687,10 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.rank = rank
         self.dropout = dropout
         self.modality_dropout = modality_dropout
+        self.feature_noise = feature_noise
+        self.spec_augment = spec_augment
+        self.per_sample_norm = per_sample_norm
+        self.cnn_norm = cnn_norm
         self.alignment = alignment
         self.alignment_weight = alignment_weight
         self.max_epochs = max_epochs
