@@ -13,11 +13,11 @@ fused pipelines should be clearly ahead. Prints a table (accuracy mean +- std,
 fit time), saves the best pipeline with joblib, reloads it and checks that it
 predicts identically, and writes a PNG figure of the comparison.
 
-Default: 300 samples, 3-fold CV, 8 pipelines (2 unimodal linear models, an
+Default: 300 samples, 3-fold CV, 7 pipelines (2 unimodal linear models, an
 image CNN, concatenated features, early and attention fusion networks, a
-stacking ensemble); measured 3.0 min wall / 2.9 min CPU on 2 shared CPU cores
-(SEE README). --full: 900 samples, 3-fold CV, 16 pipelines (every fusion type,
-bagging, ensemble selection, boosting); about 20 min on 2 CPU cores.
+stacking ensemble): about 2 min on 2 CPU cores (122 s measured). --full: 900
+samples, 3-fold CV, 16 pipelines (every fusion type, bagging, ensemble
+selection, boosting): about 22 min on 2 CPU cores (21.7 min measured).
 
 Encoded features are cached in OUTPUT/encoding_cache, so a repeated run skips
 the audio and image encoding (--no-cache to turn it off).
@@ -40,7 +40,7 @@ def _build_parser():
         "--full",
         action="store_true",
         help="the full comparison: 900 samples, every fusion type and four "
-        "ensembles (16 pipelines, about 20 min on 2 CPU cores)",
+        "ensembles (16 pipelines, about 22 min on 2 CPU cores)",
     )
     demo.add_argument(
         "--quick",
