@@ -12,6 +12,8 @@ ensemble
     Modality-aware Bagging, AdaBoost, Stacking and ensemble selection.
 datasets
     Synthetic numeric and raw multimodal datasets.
+io
+    Safe model files: :func:`skmm.io.dump` / :func:`skmm.io.load` (no code on load).
 utils
     The data contract helpers, estimator discovery and conformance checks.
 """
@@ -26,5 +28,6 @@ __all__ = [
     "ensemble",
     "exceptions",
     "fusion",
+    "io",
     "utils",
 ]

@@ -123,6 +123,12 @@ INIT_PARAMS = {
         "dropout": 0.0,
         "random_state": 0,
     },
+    # aligners need two modality blocks: plain numeric X is split into the
+    # first column and the rest
+    "CCAAligner": lambda: {"n_components": 1, "modalities": _two_blocks()},
+    "ContrastiveAligner": lambda: _aligner_params(),
+    "AdversarialAligner": lambda: _aligner_params(),
+    "CycleAligner": lambda: _aligner_params(),
     "TransformerTextEncoder": lambda: {
         "model_name_or_path": _tiny_text(),
         "batch_size": 4,
@@ -138,6 +144,22 @@ INIT_PARAMS = {
 
 #: Expected failures of sklearn's checks: {class name: {check name: reason}}.
 EXPECTED_FAILED_CHECKS = {}
+
+
+def _two_blocks():
+    return {"a": slice(0, 1), "b": slice(1, None)}
+
+
+def _aligner_params():
+    return {
+        "n_components": 2,
+        "modalities": _two_blocks(),
+        "hidden_size": 8,
+        "max_epochs": 5,
+        "batch_size": 256,
+        "lr": 1e-2,
+        "random_state": 0,
+    }
 
 
 def _logreg():
@@ -197,7 +219,7 @@ RAW = [_instance(cls) for cls in ESTIMATORS if _is_raw(cls)]
 
 def test_discovery_finds_every_subpackage():
     modules = {cls.__module__.split(".")[1] for cls in ESTIMATORS}
-    assert {"compose", "encoders", "fusion", "ensemble"} <= modules
+    assert {"compose", "encoders", "fusion", "ensemble", "alignment"} <= modules
 
 
 def _expected_failed(est):

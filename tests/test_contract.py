@@ -319,3 +319,69 @@ def test_raw_dataframe_inside_multimodal_adaboost():
         random_state=0,
     ).fit(X, y)
     assert boost.score(X, y) > 0.8
+
+
+# ---------------------------------------------------------------------------
+# contract helpers added for hostile input (issue 12)
+# ---------------------------------------------------------------------------
+def test_open_regular_file_refuses_special_files(tmp_path):
+    import os
+
+    from skmm.exceptions import InvalidSampleError
+    from skmm.utils._contract import open_regular_file
+
+    regular = tmp_path / "a.bin"
+    regular.write_bytes(b"abc")
+    fd = open_regular_file(regular)
+    with os.fdopen(fd, "rb") as f:
+        assert f.read() == b"abc"
+    with pytest.raises(InvalidSampleError, match="not found"):
+        open_regular_file(tmp_path / "missing.wav", what="audio file")
+    with pytest.raises(InvalidSampleError, match="got a directory"):
+        open_regular_file(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(InvalidSampleError, match="FIFO") as info:
+            open_regular_file(tmp_path / "pipe", what="image file")
+        assert info.value.source == str(tmp_path / "pipe")
+
+
+@pytest.mark.parametrize("cell", ["", " \t", b"text", 3.5, ["a"], ("a",)])
+def test_check_text_cell_rejects_non_texts(cell):
+    from skmm.exceptions import InvalidSampleError
+    from skmm.utils._contract import check_text_cell
+
+    with pytest.raises(InvalidSampleError) as info:
+        check_text_cell(cell, index=2, column="caption", row="id9")
+    assert (info.value.index, info.value.column, info.value.row) == (
+        2,
+        "caption",
+        "id9",
+    )
+    assert check_text_cell("ok") == "ok"
+
+
+def test_invalid_sample_error_row_label_and_pickle():
+    from skmm.exceptions import InvalidSampleError
+
+    err = InvalidSampleError("bad", index=3, column="text", row="r7", source="a.txt")
+    assert str(err) == "column 'text', sample 3, row 'r7' ('a.txt'): bad"
+    # a label equal to the position is not repeated
+    assert str(InvalidSampleError("bad", index=3, row=3)) == "sample 3: bad"
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.row, again.index, str(again)) == ("r7", 3, str(err))
+
+
+def test_as_table_pairs_series_by_label():
+    from skmm.utils import as_table
+
+    a = pd.Series(["x", "y"], index=[1, 2])
+    b = pd.Series([20.0, 10.0], index=[2, 1])
+    table = as_table({"a": a, "b": b, "c": [True, False]})
+    assert table.index.tolist() == [1, 2]
+    assert table["b"].tolist() == [10.0, 20.0]
+    assert table["c"].tolist() == [True, False]  # positional
+    with pytest.raises(ValueError, match="different indexes"):
+        as_table({"a": a, "b": pd.Series([1.0, 2.0], index=[1, 3])})
+    with pytest.raises(ValueError, match="different indexes"):
+        as_table({"a": a, "b": pd.Series([1.0, 2.0], index=[1, 1])})

@@ -9,16 +9,20 @@ import pandas as pd
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import TransformerMixin, clone
-from sklearn.utils import Bunch
+from sklearn.pipeline import Pipeline
+from sklearn.utils import Bunch, get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from skmm.encoders._base import BaseRawEncoder, BaseRawLoader
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._contract import (
     as_table,
+    check_text_cell,
     get_column,
     missing_mask,
     table_columns,
 )
+from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import _BaseComposition
 
 __all__ = ["MultimodalEncoder"]
@@ -65,6 +69,11 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Fitted encoders by modality name.
     modalities_ : dict of str to ndarray of int
         Output column positions of each modality block.
+    columns_ : dict of str to column key or list of column keys
+        The input column(s) of each modality, resolved at fit: labels for a
+        DataFrame (positions given in ``encoders`` are turned into the labels
+        they pointed to, so a DataFrame whose columns are reordered at
+        transform is still read correctly), positions for an array.
     feature_names_out_ : ndarray of str
         ``"{modality}__{feature}"`` names of the output columns.
     n_features_in_ : int
@@ -88,6 +97,17 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
     for a bare array, and pass ``modalities=`` to downstream estimators then.
 
     Sparse encoder outputs (e.g. TF-IDF) are densified.
+
+    The data contract's cell checks are applied before any encoder sees a
+    column: a text column handed to a foreign vectorizer (e.g. sklearn's
+    ``TfidfVectorizer``) must hold non-empty ``str`` cells -- an empty or
+    whitespace-only text, ``bytes``, a number or a token list raises
+    :class:`~skmm.exceptions.InvalidSampleError` naming the row and column
+    rather than becoming an all-zero row or a traceback. Errors name the sample's
+    position in ``X`` and, when ``X`` is a DataFrame with a non-default index
+    (a cross-validation fold, a bootstrap sample, your own ids), its index
+    label. ``fit`` is atomic: when an encoder fails, the previous fitted state
+    (or none) is kept.
 
     Examples
     --------
@@ -215,6 +235,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         self.fit_transform(X, y)
         return self
 
+    @atomic_fit
     def fit_transform(self, X, y=None):
         """Fit every encoder and encode the table.
 
@@ -232,7 +253,6 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         """
         self._validate_encoders()
         table = as_table(X)
-        self._record_input(table)
         if y is not None and len(y) != table.shape[0]:
             raise ValueError(
                 f"X has {table.shape[0]} samples but y has {len(y)}; they must match."
@@ -240,32 +260,52 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         active = [(n, e, c) for n, e, c in self.encoders if not _is_drop(e)]
         if not active:
             raise ValueError("Every encoder is 'drop'; there is nothing to encode.")
+        # Positions are resolved to column labels now, like ColumnTransformer:
+        # a DataFrame with reordered columns at transform is then read by name.
+        columns = {name: _resolve(table, col, name) for name, _, col in active}
+        labels = _row_labels(table)
         results = self._run(
             _fit_transform_one,
-            [(name, enc, col, table, y, self.cache) for name, enc, col in active],
+            [
+                (name, enc, columns[name], table, y, labels, self.cache)
+                for name, enc, _ in active
+            ],
         )
+        # Fitted state is built aside and assigned only once every encoder
+        # succeeded: a failing fit leaves the previous state (or none).
         fitted = iter(results)
-        self.encoders_ = []
-        blocks, names, self.missing_rate_ = [], [], {}
+        encoders_, blocks, names, missing_rate = [], [], [], {}
+        modalities, start = {}, 0
         for name, enc, col in self.encoders:
             if _is_drop(enc):
-                self.encoders_.append((name, enc, col))
+                encoders_.append((name, enc, col))
                 continue
             fitted_enc, block, features, rate = next(fitted)
-            self.encoders_.append((name, fitted_enc, col))
+            encoders_.append((name, fitted_enc, col))
             blocks.append(block)
             names.extend(f"{name}__{f}" for f in features)
-            self.missing_rate_[name] = rate
-        self.named_encoders_ = Bunch(**{n: e for n, e, _ in self.encoders_})
-        self.feature_names_out_ = np.asarray(names, dtype=object)
-        self.modalities_ = {}
-        start = 0
-        for (name, enc, _), block in zip(
-            [e for e in self.encoders_ if not _is_drop(e[1])], blocks
-        ):
-            self.modalities_[name] = np.arange(start, start + block.shape[1])
+            missing_rate[name] = rate
+            modalities[name] = np.arange(start, start + block.shape[1])
             start += block.shape[1]
-        return self._output(blocks, X)
+        state = {
+            "encoders_": encoders_,
+            "named_encoders_": Bunch(**{n: e for n, e, _ in encoders_}),
+            "feature_names_out_": np.asarray(names, dtype=object),
+            "modalities_": modalities,
+            "missing_rate_": missing_rate,
+            "columns_": columns,
+            "n_features_in_": table.shape[1],
+        }
+        input_columns = table_columns(table)
+        if isinstance(table, pd.DataFrame) and all(
+            isinstance(c, str) for c in input_columns
+        ):
+            state["feature_names_in_"] = np.asarray(input_columns, dtype=object)
+        state["_fitted_on_frame"] = isinstance(table, pd.DataFrame)
+        state["_input_columns"] = input_columns
+        self.__dict__.pop("feature_names_in_", None)
+        self.__dict__.update(state)
+        return self._output(blocks, table)
 
     def transform(self, X):
         """Encode a raw multimodal table.
@@ -273,7 +313,9 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Parameters
         ----------
         X : DataFrame, dict of sequences or 2-D array
-            The raw multimodal table, with the columns seen in fit.
+            The raw multimodal table, with the columns seen in fit. A DataFrame
+            (or dict) is read by column name, also for columns given by position
+            in ``encoders``: their order may differ from fit.
 
         Returns
         -------
@@ -283,13 +325,22 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         """
         check_is_fitted(self)
         table = as_table(X)
-        self._check_input(table)
         active = [(n, e, c) for n, e, c in self.encoders_ if not _is_drop(e)]
+        columns = self._check_input(table, active)
+        labels = _row_labels(table)
         blocks = self._run(
             _transform_one,
             [
-                (name, enc, col, table, self.modalities_[name].size, self.cache)
-                for name, enc, col in active
+                (
+                    name,
+                    enc,
+                    columns[name],
+                    table,
+                    self.modalities_[name].size,
+                    labels,
+                    self.cache,
+                )
+                for name, enc, _ in active
             ],
         )
         for (name, _, _), block in zip(active, blocks):
@@ -299,7 +350,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
                     f"Encoder of modality {name!r} returned {block.shape[1]} features "
                     f"at transform, {expected} at fit."
                 )
-        return self._output(blocks, X)
+        return self._output(blocks, table)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names, ``"{modality}__{feature}"``.
@@ -325,29 +376,46 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         return tags
 
     # -- internals -------------------------------------------------------------
-    def _record_input(self, table):
-        columns = table_columns(table)
-        self.n_features_in_ = len(columns)
-        if isinstance(table, pd.DataFrame) and all(isinstance(c, str) for c in columns):
-            self.feature_names_in_ = np.asarray(columns, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-
-    def _check_input(self, table):
-        columns = table_columns(table)
-        if hasattr(self, "feature_names_in_"):
-            if not isinstance(table, pd.DataFrame):
-                names = [c for _, e, c in self.encoders_ if not _is_drop(e)]
-                if any(isinstance(c, str) for c in _flat(names)):
-                    raise ValueError(
-                        "MultimodalEncoder was fitted on a table with column names; "
-                        "transform needs a DataFrame or dict with the same columns."
-                    )
-        elif len(columns) != self.n_features_in_:
+    def _check_input(self, table, active):
+        """Column keys of each modality in ``table`` (checked against fit)."""
+        on_frame = isinstance(table, pd.DataFrame)
+        fitted_on_frame = getattr(self, "_fitted_on_frame", False)
+        if on_frame and fitted_on_frame:
+            present = set(table.columns)
+            lacking = [
+                c
+                for cols in self.columns_.values()
+                for c in _flat([cols])
+                if c not in present
+            ]
+            if lacking:
+                raise ValueError(
+                    f"Column(s) {lacking[:5]} seen in fit are missing from X; "
+                    f"X has columns {list(table.columns)[:10]}."
+                )
+            return dict(self.columns_)
+        n_columns = table.shape[1]
+        if fitted_on_frame:
+            if any(isinstance(c, str) for _, _, c in active for c in _flat([c])):
+                raise ValueError(
+                    "MultimodalEncoder was fitted on a table with column names; "
+                    "transform needs a DataFrame or dict with the same columns."
+                )
+        if n_columns != self.n_features_in_:
             raise ValueError(
-                f"X has {len(columns)} columns, but MultimodalEncoder was fitted on "
+                f"X has {n_columns} columns, but MultimodalEncoder was fitted on "
                 f"{self.n_features_in_}."
             )
+        if not fitted_on_frame:
+            return dict(self.columns_)
+        # Fitted on a DataFrame, given an array: the fit positions.
+        position = {c: i for i, c in enumerate(self._input_columns)}
+        return {
+            name: [position[c] for c in cols]
+            if isinstance(cols, list)
+            else position[cols]
+            for name, cols in self.columns_.items()
+        }
 
     def _run(self, func, jobs):
         verbose = self.verbose
@@ -357,9 +425,9 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
             delayed(func)(*job, verbose=verbose) for job in jobs
         )
 
-    def _output(self, blocks, X):
+    def _output(self, blocks, table):
         data = np.hstack(blocks) if blocks else np.empty((0, 0), dtype=np.float32)
-        index = X.index if isinstance(X, pd.DataFrame) else None
+        index = table.index if isinstance(table, pd.DataFrame) else None
         return pd.DataFrame(
             data, columns=self.feature_names_out_, index=index, copy=False
         )
@@ -406,7 +474,40 @@ def _as_block(Xt, name, n_rows):
         ) from None
 
 
-def _passthrough(values, name, indices):
+def _resolve(table, col, name):
+    """Column labels (DataFrame) or positions (array) of an encoder's column spec."""
+    keys = list(col) if isinstance(col, (list, tuple)) else None
+    try:
+        get_column(table, keys if keys is not None else col)
+    except ValueError as exc:
+        raise ValueError(f"Encoder of modality {name!r}: {exc}") from None
+    if not isinstance(table, pd.DataFrame):
+        return [int(k) for k in keys] if keys is not None else int(col)
+    labels = list(table.columns)
+
+    def label(key):
+        if key in table.columns:
+            return key
+        return labels[int(key)]
+
+    return [label(k) for k in keys] if keys is not None else label(col)
+
+
+def _row_labels(table):
+    """Index labels of a DataFrame's rows, None when they are just positions."""
+    if not isinstance(table, pd.DataFrame):
+        return None
+    index = table.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return None
+    return np.asarray(index, dtype=object)
+
+
+def _row(labels, position):
+    return None if labels is None or position is None else labels[position]
+
+
+def _passthrough(values, name, indices, labels=None):
     out = np.empty(len(values), dtype=np.float32)
     for k, (value, i) in enumerate(zip(values, indices)):
         try:
@@ -416,8 +517,43 @@ def _passthrough(values, name, indices):
                 f"'passthrough' needs numeric cells, got {value!r}",
                 index=int(i),
                 column=name,
+                row=_row(labels, int(i)),
             ) from None
     return out
+
+
+def _cell_policy(enc):
+    """Which contract cell check applies before ``enc`` sees a column.
+
+    skmm's raw encoders apply the contract themselves (honouring their
+    ``errors`` policy); a foreign transformer taking raw strings (sklearn's
+    text vectorizers with ``input="content"`` and a built-in analyzer, also as
+    the first step of a Pipeline) gets the text-cell check.
+    """
+    if isinstance(enc, str) or isinstance(enc, (BaseRawEncoder, BaseRawLoader)):
+        return None
+    first = enc
+    while isinstance(first, Pipeline) and first.steps:
+        first = first.steps[0][1]
+    if isinstance(first, (BaseRawEncoder, BaseRawLoader)):
+        return None
+    try:
+        tags = get_tags(first)
+    except Exception:  # a third-party transformer with broken tags
+        return None
+    if not (tags.input_tags.string and not tags.input_tags.two_d_array):
+        return None
+    if getattr(first, "input", "content") != "content":
+        return None  # file names / file objects
+    if callable(getattr(first, "analyzer", None)):
+        return None  # the user's analyzer decides what a document is
+    return "text"
+
+
+def _check_cells(enc, cells, present, name, labels):
+    if _cell_policy(enc) == "text":
+        for cell, i in zip(cells, present):
+            check_text_cell(cell, index=int(i), column=name, row=_row(labels, int(i)))
 
 
 def _feature_names(enc, name, col, width):
@@ -435,7 +571,9 @@ def _feature_names(enc, name, col, width):
     return [f"f{j}" for j in range(width)]
 
 
-def _encode(name, enc, col, table, y, fit, verbose, width=None, cache=None):
+def _encode(
+    name, enc, col, table, y, fit, verbose, width=None, labels=None, cache=None
+):
     start = time.perf_counter()
     n = table.shape[0]
     data = get_column(table, col)
@@ -452,10 +590,11 @@ def _encode(name, enc, col, table, y, fit, verbose, width=None, cache=None):
             return np.full((n, width), np.nan, dtype=np.float32), rate
         cells = [data[i] for i in present]
         if isinstance(enc, str):
-            Xt = _passthrough(cells, name, present)
+            Xt = _passthrough(cells, name, present, labels)
         else:
+            _check_cells(enc, cells, present, name, labels)
             y_sub = None if (y is None or not fit) else np.asarray(y)[present]
-            with _samples_of(name, present):
+            with _samples_of(name, col, present, labels, enc, cells, fit):
                 Xt = _cached_encode(enc, cells, y_sub, fit, cache)
         part = _as_block(Xt, name, present.size)
         block = np.full((n, part.shape[1]), np.nan, dtype=np.float32)
@@ -465,7 +604,9 @@ def _encode(name, enc, col, table, y, fit, verbose, width=None, cache=None):
         if isinstance(enc, str):
             block = _as_block(np.asarray(data, dtype=np.float64), name, n)
         else:
-            Xt = enc.fit_transform(data, y) if fit else enc.transform(data)
+            everyone = np.arange(n)
+            with _samples_of(name, col, everyone, labels, enc, None, fit):
+                Xt = enc.fit_transform(data, y) if fit else enc.transform(data)
             block = _as_block(Xt, name, n)
     if verbose:
         took = time.perf_counter() - start
@@ -475,12 +616,19 @@ def _encode(name, enc, col, table, y, fit, verbose, width=None, cache=None):
     return block, rate
 
 
+#: Largest number of cells probed one by one to find the row an encoder failed on.
+_MAX_PROBES = 2000
+
+
 @contextlib.contextmanager
-def _samples_of(name, present):
-    """Re-raise an encoder's InvalidSampleError with table row and column.
+def _samples_of(name, col, present, labels, enc, cells, fit):
+    """Re-raise an encoder's errors naming the table row and the column.
 
     An encoder sees only the present cells, so its sample index counts those;
-    map it back to the row of the table, and name the modality.
+    map it back to the row of the table (and its index label), and name the
+    modality. A foreign encoder's ValueError/TypeError, which names no sample,
+    is located by transforming the cells one at a time (transform only, at most
+    ``_MAX_PROBES`` cells); any other error gets a note naming the column.
     """
     try:
         yield
@@ -489,8 +637,40 @@ def _samples_of(name, present):
         if index is not None and 0 <= index < len(present):
             index = int(present[index])
         raise InvalidSampleError(
-            exc.reason, index=index, source=exc.source, column=exc.column or name
+            exc.reason,
+            index=index,
+            source=exc.source,
+            column=exc.column or name,
+            row=exc.row if exc.row is not None else _row(labels, index),
         ) from exc
+    except (ValueError, TypeError) as exc:
+        where = f"modality {name!r} (column {col!r})"
+        if not fit and cells is not None and len(cells) <= _MAX_PROBES:
+            for k, cell in enumerate(cells):
+                try:
+                    enc.transform([cell])
+                except Exception as inner:
+                    i = int(present[k])
+                    raise InvalidSampleError(
+                        f"{type(enc).__name__} failed: {type(inner).__name__}: {inner}",
+                        index=i,
+                        column=name,
+                        row=_row(labels, i),
+                    ) from exc
+        if type(exc) in (ValueError, TypeError):
+            stage = "fit" if fit else "transform"
+            raise type(exc)(
+                f"The encoder of {where} ({type(enc).__name__}) failed in "
+                f"{stage}: {exc}"
+            ) from exc
+        exc.add_note(f"Raised by the encoder of {where} in MultimodalEncoder.")
+        raise
+    except Exception as exc:
+        exc.add_note(
+            f"Raised by the encoder of modality {name!r} (column {col!r}) in "
+            "MultimodalEncoder."
+        )
+        raise
 
 
 def _cached_encode(enc, cells, y, fit, cache):
@@ -506,11 +686,13 @@ def _cached_encode(enc, cells, y, fit, cache):
     return cached_transform(enc, cells, cache)
 
 
-def _fit_transform_one(name, enc, col, table, y, cache=None, verbose=False):
+def _fit_transform_one(name, enc, col, table, y, labels, cache=None, verbose=False):
     enc = enc if isinstance(enc, str) else clone(enc)
-    block, rate = _encode(name, enc, col, table, y, True, verbose, cache=cache)
+    block, rate = _encode(
+        name, enc, col, table, y, True, verbose, labels=labels, cache=cache
+    )
     return enc, block, _feature_names(enc, name, col, block.shape[1]), rate
 
 
-def _transform_one(name, enc, col, table, width, cache=None, verbose=False):
-    return _encode(name, enc, col, table, None, False, verbose, width, cache)[0]
+def _transform_one(name, enc, col, table, width, labels, cache=None, verbose=False):
+    return _encode(name, enc, col, table, None, False, verbose, width, labels, cache)[0]

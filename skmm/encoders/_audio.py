@@ -19,6 +19,7 @@ shapes, non-positive sample rates and -- by default -- silent clips.
 """
 
 import functools
+import math
 import numbers
 import os
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from skmm.encoders._base import BaseRawEncoder, BaseRawLoader, bad_cell
 from skmm.exceptions import InvalidSampleError
-from skmm.utils._contract import describe_cell
+from skmm.utils._contract import describe_cell, open_regular_file
 from skmm.utils._layout import grid_feature_names
 
 __all__ = [
@@ -39,6 +40,24 @@ __all__ = [
 
 #: Peak absolute amplitude (-80 dBFS) below which a clip counts as silent.
 SILENCE_PEAK = 1e-4
+
+#: Largest accepted peak absolute amplitude. Float audio is nominally within
+#: [-1, 1] (integer PCM scaled by 1/32768 etc.); a finite amplitude this far
+#: beyond it is a broken or mis-scaled waveform, and larger values overflow the
+#: float32 spectra of the feature encoders to inf.
+MAX_AMPLITUDE = 1e6
+
+#: Largest number of samples (frames x channels, before and after resampling)
+#: decoded from one file: 2**28 float32 samples = 1 GiB, e.g. 4.6 h of 16 kHz
+#: mono or 46 min of 48 kHz stereo. A file declaring more is refused before
+#: anything is read (a forged header can claim 2**36 frames); pass ``duration``
+#: to read only the part that is kept, or raise ``max_samples``.
+MAX_SAMPLES = 2**28
+
+#: Extra source frames read on each side of the kept window when a file is
+#: cropped and resampled, so that the resampling filter sees the same context
+#: as with the whole file (soxr's support is far shorter than this).
+_RESAMPLE_MARGIN_SECONDS = 1.0
 
 #: dB floor and dynamic range of the log-mel spectrogram (librosa's defaults).
 _AMIN = 1e-10
@@ -96,7 +115,16 @@ def _check_decode_params(sr, mono, duration, crop, silence, owner=None):
 # --------------------------------------------------------------------------------
 # decoding
 # --------------------------------------------------------------------------------
-def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="raise"):
+def load_audio(
+    cell,
+    *,
+    sr,
+    mono=True,
+    duration=None,
+    crop="start",
+    silence="raise",
+    max_samples=None,
+):
     """Decode one audio cell to a float32 waveform at sample rate ``sr``.
 
     This is the decoding step shared by every skmm audio encoder. It is a plain
@@ -131,6 +159,12 @@ def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="rai
         Silent audio is usually a broken recording, and it gives extreme
         features (log-mel at the dB floor), so by default it raises an
         :class:`~skmm.exceptions.InvalidSampleError`; ``"keep"`` returns it.
+    max_samples : int, default=None
+        Largest number of samples (frames x channels, before and after
+        resampling) decoded from a file; a file whose header declares more is
+        refused before anything is read. ``None`` uses :data:`MAX_SAMPLES`
+        (2**28, 1 GiB of float32). With ``duration`` set only the kept window
+        (plus a resampling margin) counts.
 
     Returns
     -------
@@ -141,9 +175,12 @@ def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="rai
     Raises
     ------
     InvalidSampleError
-        The file is missing, unreadable or not audio (the message names it), the
-        cell has the wrong type or shape, holds NaN/inf samples, is empty or
-        silent, or its sample rate is not a positive number.
+        The file is missing, not a regular file (FIFOs and devices are refused
+        before they are opened), unreadable, not audio, truncated (fewer frames
+        than its header declares) or too long (see ``max_samples``); the cell
+        has the wrong type or shape, holds NaN/inf samples or amplitudes above
+        :data:`MAX_AMPLITUDE`, is empty or silent, or its sample rate is not a
+        positive number. The message names the file.
 
     See Also
     --------
@@ -164,11 +201,13 @@ def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="rai
     skmm.exceptions.InvalidSampleError: silent clip (peak amplitude 0 < 0.0001); ...
     """
     _check_decode_params(sr, mono, duration, crop, silence)
+    _check_positive("max_samples", max_samples, integer=True, allow_none=True)
+    limit = MAX_SAMPLES if max_samples is None else int(max_samples)
     n_target = None if duration is None else round(duration * sr)
     source = None
     if isinstance(cell, (str, os.PathLike)):
         source = os.fspath(cell)
-        data, orig_sr = _read_file(source, sr, n_target, crop)
+        data, orig_sr, offset = _read_file(source, sr, n_target, crop, limit)
     elif isinstance(cell, tuple):
         if len(cell) != 2:
             raise bad_cell(f"expected {_CELL_KINDS}", cell)
@@ -178,9 +217,9 @@ def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="rai
                 f"the sample rate of a (waveform, sample_rate) tuple must be a "
                 f"positive number, got {orig_sr!r}"
             )
-        data = _as_waveform(waveform)[:, None]
+        data, offset = _as_waveform(waveform)[:, None], None
     elif isinstance(cell, np.ndarray):
-        data, orig_sr = _as_waveform(cell)[:, None], sr
+        data, orig_sr, offset = _as_waveform(cell)[:, None], sr, None
     else:
         raise bad_cell(f"expected {_CELL_KINDS}", cell)
 
@@ -189,6 +228,14 @@ def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="rai
     if not np.isfinite(data).all():
         raise InvalidSampleError(
             "the waveform contains NaN or infinite samples", source=source
+        )
+    peak = float(np.max(np.abs(data)))
+    if peak > MAX_AMPLITUDE:
+        raise InvalidSampleError(
+            f"peak amplitude {peak:.3g} exceeds {MAX_AMPLITUDE:g}; float audio is "
+            "expected within [-1, 1] (scale integer PCM, e.g. x / 32768 for "
+            "int16)",
+            source=source,
         )
     if mono:
         y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
@@ -201,6 +248,14 @@ def load_audio(cell, *, sr, mono=True, duration=None, crop="start", silence="rai
         y = librosa.resample(
             y, orig_sr=orig_sr, target_sr=sr, res_type="soxr_hq", axis=-1
         ).astype(np.float32, copy=False)
+    if not np.isfinite(y).all():  # pragma: no cover - amplitude is bounded above
+        raise InvalidSampleError(
+            "decoding produced NaN or infinite samples", source=source
+        )
+    if offset is not None:
+        # A window of a longer file was read: crop it where the whole
+        # (resampled) file would have been cropped.
+        y = np.ascontiguousarray(y[..., offset : offset + n_target])
     if n_target is not None:
         y = _fix_length(y, n_target, crop)
     if silence == "raise":
@@ -238,32 +293,136 @@ def _as_waveform(array):
     return array.astype(np.float32, copy=False)
 
 
-def _read_file(path, sr, n_target, crop):
-    """Read a sound file as ``(frames, channels)`` float32 and its sample rate."""
+def _read_file(path, sr, n_target, crop, limit):
+    """Read a sound file as ``(frames, channels)`` float32.
+
+    Returns ``(data, sample_rate, offset)``: when only a window of the file is
+    read (``duration`` set and the file longer), ``offset`` is where, in the
+    resampled window, the kept clip starts; None when the whole file was read.
+    """
     import soundfile
 
-    if not os.path.exists(path):
-        raise InvalidSampleError("audio file not found", source=path)
-    if os.path.isdir(path):
-        raise InvalidSampleError("is a directory, not an audio file", source=path)
+    fd = open_regular_file(path, what="audio file")
     try:
-        with soundfile.SoundFile(path) as f:
-            orig_sr = f.samplerate
-            if n_target is not None and orig_sr == sr and 0 < n_target < f.frames:
-                # No resampling: read only the samples that are kept.
-                start = 0 if crop == "start" else (f.frames - n_target) // 2
-                f.seek(start)
-                data = f.read(n_target, dtype="float32", always_2d=True)
-            else:
-                data = f.read(dtype="float32", always_2d=True)
+        with soundfile.SoundFile(fd, closefd=False) as f:
+            frames, channels, orig_sr = f.frames, f.channels, f.samplerate
+            if orig_sr <= 0:  # pragma: no cover - libsndfile refuses such headers
+                raise InvalidSampleError(f"invalid sample rate {orig_sr}", source=path)
+            start, count, offset = _window(frames, orig_sr, sr, n_target, crop)
+            _check_size(count, channels, orig_sr, sr, limit, path)
+            try:
+                if start:
+                    f.seek(start)
+                data = f.read(count, dtype="float32", always_2d=True)
+            except (soundfile.SoundFileError, RuntimeError) as exc:
+                raise InvalidSampleError(
+                    f"truncated or corrupt audio file: its header declares {frames} "
+                    f"frames, reading frames {start}..{start + count} failed ({exc})",
+                    source=path,
+                ) from None
+            declared = _declared_wav_frames(f.format, fd)
+    except InvalidSampleError:
+        raise
     except (soundfile.SoundFileError, RuntimeError, OSError) as exc:
         # LibsndfileError (corrupt / non-audio file) is a RuntimeError.
+        # soundfile names the descriptor ("Error opening 12: ..."); the
+        # path is the source already.
+        reason = str(exc).replace(f"Error opening {fd}: ", "")
         raise InvalidSampleError(
-            f"cannot decode audio file ({exc})", source=path
+            f"cannot decode audio file ({reason})", source=path
         ) from exc
-    if orig_sr <= 0:  # pragma: no cover - libsndfile refuses such headers
-        raise InvalidSampleError(f"invalid sample rate {orig_sr}", source=path)
-    return data, orig_sr
+    finally:
+        os.close(fd)
+    if data.shape[0] < count:
+        raise InvalidSampleError(
+            f"truncated audio file: its header declares {frames} frames, only "
+            f"{start + data.shape[0]} could be read",
+            source=path,
+        )
+    if declared is not None and declared > frames:
+        raise InvalidSampleError(
+            f"truncated audio file: its header declares {declared} frames, the "
+            f"file holds {frames}",
+            source=path,
+        )
+    return data, orig_sr, offset
+
+
+def _window(frames, orig_sr, sr, n_target, crop):
+    """Which source frames to read: ``(start, count, offset in the output)``.
+
+    With ``duration`` set, only the kept window is read: at the same rate
+    exactly ``n_target`` frames; resampled, the source frames that map onto the
+    kept window plus :data:`_RESAMPLE_MARGIN_SECONDS` on each side, starting at
+    a frame that falls on an output sample (so the resampled window lines up
+    with the resampled whole file).
+    """
+    if n_target is None:
+        return 0, frames, None
+    if orig_sr == sr:
+        if n_target >= frames:
+            return 0, frames, None
+        start = 0 if crop == "start" else (frames - n_target) // 2
+        return start, n_target, None
+    # Position of the kept window in the resampled whole file (librosa's length).
+    total = math.ceil(frames * sr / orig_sr)
+    if n_target >= total:
+        return 0, frames, None
+    out_start = 0 if crop == "start" else (total - n_target) // 2
+    margin = max(256, math.ceil(_RESAMPLE_MARGIN_SECONDS * orig_sr))
+    # Source frames that land exactly on an output sample: multiples of step.
+    step = orig_sr // math.gcd(int(orig_sr), int(sr)) if float(sr).is_integer() else 1
+    first = max(0, math.floor(out_start * orig_sr / sr) - margin)
+    first -= first % step
+    last = min(frames, math.ceil((out_start + n_target) * orig_sr / sr) + margin)
+    if first == 0 and last >= frames:
+        return 0, frames, None
+    offset = out_start - round(first * sr / orig_sr)
+    return first, last - first, offset
+
+
+def _check_size(count, channels, orig_sr, sr, limit, path):
+    decoded = count * channels
+    resampled = math.ceil(count * sr / orig_sr) * channels
+    if max(decoded, resampled) > limit:
+        seconds = count / orig_sr
+        raise InvalidSampleError(
+            f"audio file declares {count} frames x {channels} channel(s) "
+            f"({seconds:.4g} s at {orig_sr} Hz), more than the limit of {limit} "
+            "samples; pass duration= to read only the part that is kept, or raise "
+            "max_samples",
+            source=path,
+        )
+
+
+def _declared_wav_frames(file_format, fd):
+    """Frames a RIFF/WAVE header declares in its data chunk (None if unknown).
+
+    libsndfile silently clamps a truncated WAV's frame count to the bytes
+    present, so the declared length is read from the header itself. Streaming
+    writers leave the size at 0 or 0xFFFFFFFF ("unknown"): not a truncation.
+    """
+    if file_format not in ("WAV", "WAVEX") or not hasattr(os, "pread"):
+        return None
+    head = os.pread(fd, 12, 0)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    position, block_align = 12, None
+    for _ in range(64):  # a WAV header has a handful of chunks
+        chunk = os.pread(fd, 8, position)
+        if len(chunk) < 8:
+            return None
+        cid, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+        if cid == b"fmt ":
+            fmt = os.pread(fd, min(size, 64), position + 8)
+            if len(fmt) >= 14:
+                block_align = int.from_bytes(fmt[12:14], "little")
+        elif cid == b"data":
+            if size in (0, 0xFFFFFFFF) or not block_align:
+                return None
+            return size // block_align
+        position += 8 + size + size % 2
+    return None
 
 
 def _fix_length(y, n, crop):

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 from skmm.encoders._base import bad_cell
 from skmm.exceptions import InvalidSampleError
+from skmm.utils._contract import open_regular_file
 
 __all__ = ["IMAGE_FORMATS", "decode_image", "decode_image_array"]
 
@@ -208,20 +209,17 @@ def _formats():
 
 
 def _open_file(path, max_pixels):
+    # Refuse FIFOs, devices and directories before Pillow touches the path: a
+    # FIFO would block the decoder forever.
+    fd = open_regular_file(path, what="image file")
     try:
-        with Image.open(path, formats=_formats()) as image:
+        with os.fdopen(fd, "rb") as fp, Image.open(fp, formats=_formats()) as image:
             _check_pixels(*image.size, max_pixels, path)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
             return image
     except InvalidSampleError:
         raise
-    except FileNotFoundError:
-        raise InvalidSampleError("image file not found", source=path) from None
-    except IsADirectoryError:
-        raise InvalidSampleError(
-            "expected an image file, got a directory", source=path
-        ) from None
     except Image.UnidentifiedImageError:
         raise InvalidSampleError(
             "cannot identify an image file (accepted formats: "

@@ -90,6 +90,8 @@ class _BaseFusion(BaseNetworkEstimator):
         "block_shapes": [dict, None],
         "rank": [Interval(numbers.Integral, 1, None, closed="left")],
         "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "alignment": [StrOptions({"contrastive", "cycle", "adversarial"}), None],
+        "alignment_weight": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def _check_params(self, specs):
@@ -119,6 +121,8 @@ class _BaseFusion(BaseNetworkEstimator):
             "rank": self.rank,
             "dropout": self.dropout,
             "modality_dropout": self.modality_dropout,
+            "alignment": self.alignment,
+            "alignment_weight": self.alignment_weight,
             "output_mask": output_mask,
         }
 
@@ -287,6 +291,15 @@ _PARAMS_DOC = """
         Training-time probability of dropping each present modality of a
         sample (at least one is kept), so the model learns to predict from any
         subset of modalities.
+    alignment : {"contrastive", "cycle", "adversarial"} or None, default=None
+        An alignment objective on the branch embeddings, trained jointly with
+        the task (implicit alignment): InfoNCE between modality projections,
+        cyclic translation through per-modality decoders, or a modality
+        discriminator through gradient reversal (see
+        :mod:`skmm.alignment` and the "Alignment" user guide). Absent
+        modalities are masked out of it exactly as from the fusion.
+    alignment_weight : float, default=0.1
+        Weight of the alignment loss added to the task loss.
     max_epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=64
@@ -421,6 +434,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         rank=4,
         dropout=0.1,
         modality_dropout=0.0,
+        alignment=None,
+        alignment_weight=0.1,
         max_epochs=50,
         batch_size=64,
         lr=1e-3,
@@ -445,6 +460,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.rank = rank
         self.dropout = dropout
         self.modality_dropout = modality_dropout
+        self.alignment = alignment
+        self.alignment_weight = alignment_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -603,6 +620,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         rank=4,
         dropout=0.1,
         modality_dropout=0.0,
+        alignment=None,
+        alignment_weight=0.1,
         max_epochs=50,
         batch_size=64,
         lr=1e-3,
@@ -626,6 +645,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.rank = rank
         self.dropout = dropout
         self.modality_dropout = modality_dropout
+        self.alignment = alignment
+        self.alignment_weight = alignment_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

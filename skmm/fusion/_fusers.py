@@ -311,7 +311,9 @@ class AttentionFusion(nn.Module):
     absent embedding. ``info["attention"]`` has shape ``(n, M, M)``: entry
     ``[q, k]`` is the share of modality ``q``'s attention that went to modality
     ``k`` (averaged over heads and over ``q``'s positions); the diagonal is 0
-    and the rest of each row went to the null key.
+    and the rest of each row went to the null key. ``info["step_attention"]``
+    (``(n, L, L)``, ``L`` all positions of all modalities in order) is the same
+    at the level of positions (tokens / frames).
     """
 
     uses_sequences = True
@@ -393,7 +395,9 @@ class AttentionFusion(nn.Module):
 
         to_key_modality = torch.einsum("nqk,km->nqm", weights[..., :-1], onehot)
         attention = torch.einsum("nqm,nqj->nmj", query_weight, to_key_modality)
-        return fused, {"attention": attention}
+        # position level (query position -> key position, heads averaged):
+        # the fine-grained cross-modal map (skmm.alignment.cross_attention_map)
+        return fused, {"attention": attention, "step_attention": weights[..., :-1]}
 
 
 #: Built-in fusion names -> classes.

@@ -342,6 +342,11 @@ class FusionNetwork(nn.Module):
         absent) with this probability; at least one present modality is kept.
     output_mask : array-like of bool of shape (n_outputs,), default=None
         Outputs set to ``-inf`` (classes never seen in training: probability 0).
+    alignment : {"contrastive", "cycle", "adversarial"} or None, default=None
+        Alignment objective (:mod:`skmm.alignment._losses`) on the branch
+        embeddings, added in training as ``aux_loss`` (times
+        ``alignment_weight``), with the same missing-modality mask.
+    alignment_weight : float, default=0.1
 
     Notes
     -----
@@ -367,6 +372,8 @@ class FusionNetwork(nn.Module):
         dropout=0.0,
         modality_dropout=0.0,
         output_mask=None,
+        alignment=None,
+        alignment_weight=0.1,
     ):
         super().__init__()
         self.names = [spec.name for spec in blocks]
@@ -406,6 +413,26 @@ class FusionNetwork(nn.Module):
             self.register_buffer(
                 "output_mask", torch.as_tensor(np.asarray(output_mask, dtype=bool))
             )
+        self.alignment = None
+        self.alignment_weight = float(alignment_weight)
+        self.aux_loss = None
+        if alignment is not None:
+            # imported here: skmm.alignment builds its networks on skmm.fusion
+            from skmm.alignment._losses import make_objective
+
+            self.alignment = make_objective(
+                alignment,
+                list(sizes.values()),
+                hidden_size,
+                widths=[s.size if s.kind == "float" else None for s in blocks],
+                hidden=hidden_size,
+            )
+
+    def _align_encode(self, k, x):
+        out = self.branches[k](x)
+        if isinstance(out, tuple):
+            out = masked_mean(*out)
+        return self.alignment.project(k, out)
 
     def _drop_modalities(self, present):
         drop = torch.rand(present.shape, device=present.device) < self.modality_dropout
@@ -420,21 +447,30 @@ class FusionNetwork(nn.Module):
         return kept
 
     def forward(self, present, sample_weight=None, return_info=False, **blocks):
+        self.aux_loss = None
         present = present.bool()
         if self.training and self.modality_dropout > 0:
             present = self._drop_modalities(present)
-        embeddings, sequences = {}, {}
+        embeddings, sequences, inputs = {}, {}, []
         for k, (name, branch) in enumerate(zip(self.names, self.branches)):
             x = blocks[block_key(k)]
             if self.kinds[k] == "float":
                 x = (x - getattr(self, f"mean{k}")) / getattr(self, f"scale{k}")
             x = torch.where(present[:, k : k + 1], x, 0.0)
+            inputs.append(x)
             out = branch(x)
             if isinstance(out, tuple):
                 tokens, valid = out
                 sequences[name] = (tokens, valid)
                 out = masked_mean(tokens, valid)
             embeddings[name] = out
+        if self.alignment is not None and self.training:
+            self.aux_loss = self.alignment_weight * self.alignment(
+                list(embeddings.values()),
+                present,
+                targets=inputs,
+                encode=self._align_encode,
+            )
         if self.uses_sequences:
             result = self.fusion(embeddings, present, sequences=sequences)
         else:

@@ -12,6 +12,8 @@ through these helpers; nothing else re-implements them.
 """
 
 import numbers
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -21,10 +23,12 @@ from skmm.exceptions import InvalidSampleError, LayoutError
 __all__ = [
     "as_table",
     "check_raw_column",
+    "check_text_cell",
     "describe_cell",
     "get_column",
     "is_missing",
     "missing_mask",
+    "open_regular_file",
     "resolve_table_modalities",
     "table_columns",
     "table_presence",
@@ -215,6 +219,15 @@ def as_table(X):
     table : DataFrame or ndarray
         A DataFrame (from a DataFrame or dict) or a 2-D ndarray.
 
+    Notes
+    -----
+    pandas Series in a dict are paired by index label, as pandas pairs them:
+    Series whose indexes hold the same labels in another order are aligned to
+    the first Series' order, and the table keeps that index (so errors can name
+    the user's rows). Series whose labels differ raise, rather than pairing the
+    samples of different rows or inventing missing cells. Lists and arrays in
+    the same dict are positional.
+
     Raises
     ------
     ValueError
@@ -229,10 +242,21 @@ def as_table(X):
     Traceback (most recent call last):
     ...
     ValueError: All columns of a multimodal table must have the same length; ...
+    >>> import pandas as pd
+    >>> table = as_table({"text": pd.Series(["a", "b"], index=[7, 9]),
+    ...                   "size": pd.Series([9.0, 7.0], index=[9, 7])})
+    >>> table["size"].tolist(), table.index.tolist()
+    ([7.0, 9.0], [7, 9])
     """
     if isinstance(X, pd.DataFrame):
         table = X
     elif isinstance(X, dict):
+        index = _aligned_index(X)
+        if index is not None:
+            X = {
+                key: value.reindex(index) if isinstance(value, pd.Series) else value
+                for key, value in X.items()
+            }
         lengths = {}
         columns = {}
         for key, value in X.items():
@@ -256,6 +280,8 @@ def as_table(X):
                 f"got {lengths}."
             )
         table = pd.DataFrame(columns)
+        if index is not None and len(index) == table.shape[0]:
+            table.index = index
     elif isinstance(X, np.ndarray):
         if X.ndim != 2:
             raise ValueError(
@@ -277,6 +303,35 @@ def as_table(X):
     if table.shape[0] == 0:
         raise ValueError("Found an empty table (0 samples); at least 1 is required.")
     return table
+
+
+def _aligned_index(columns):
+    """The index dict Series are aligned to, or None when there are none."""
+    series = [(k, v) for k, v in columns.items() if isinstance(v, pd.Series)]
+    if not series:
+        return None
+    first_key, first = series[0]
+    index = first.index
+    for key, value in series[1:]:
+        if value.index.equals(index):
+            continue
+        same_labels = (
+            index.is_unique
+            and value.index.is_unique
+            and len(value.index) == len(index)
+            and value.index.isin(index).all()
+        )
+        if not same_labels:
+            extra = value.index.difference(index)[:3].tolist()
+            lacking = index.difference(value.index)[:3].tolist()
+            raise ValueError(
+                f"The Series of columns {first_key!r} and {key!r} have different "
+                "indexes; pandas would pair their samples by label, and they do not "
+                f"match (e.g. labels only in {key!r}: {extra}, only in "
+                f"{first_key!r}: {lacking}). Align them (e.g. with "
+                "pd.concat(..., axis=1, join='inner')) or pass a DataFrame."
+            )
+    return index
 
 
 def table_columns(table):
@@ -503,3 +558,131 @@ def check_cell_type(cell, allowed, *, index, column=None, what="cell"):
         raise InvalidSampleError(
             f"expected {what}, got {describe_cell(cell)}", index=index, column=column
         )
+
+
+def open_regular_file(path, *, what="file"):
+    """Open ``path`` for reading only if it is a regular file; return a descriptor.
+
+    A FIFO, socket or character device given as a sample path would block the
+    decoder forever (``PIL.Image.open`` and ``soundfile.SoundFile`` both wait for
+    a writer) or stream without end. The file is opened non-blocking and checked
+    with ``fstat`` on the open descriptor, so nothing can swap the path between
+    the check and the read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The path of a sample.
+    what : str, default="file"
+        What the file should be ("image file", "audio file"), for messages.
+
+    Returns
+    -------
+    fd : int
+        A descriptor open for reading, in blocking mode, positioned at 0. The
+        caller closes it (``os.fdopen(fd, "rb")`` or ``closefd=True``).
+
+    Raises
+    ------
+    InvalidSampleError
+        If the path does not exist, is a directory or any other non-regular
+        file, or cannot be opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skmm.utils._contract import open_regular_file
+    >>> folder = tempfile.mkdtemp()
+    >>> fifo = os.path.join(folder, "pipe.wav")
+    >>> os.mkfifo(fifo)
+    >>> open_regular_file(fifo, what="audio file")
+    Traceback (most recent call last):
+    ...
+    skmm.exceptions.InvalidSampleError: '.../pipe.wav': expected a regular audio ...
+    """
+    source = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)
+    except FileNotFoundError:
+        raise InvalidSampleError(f"{what} not found", source=source) from None
+    except IsADirectoryError:
+        raise InvalidSampleError(
+            f"expected a regular {what}, got a directory", source=source
+        ) from None
+    except OSError as exc:
+        raise InvalidSampleError(
+            f"cannot open {what} ({exc.strerror or exc})", source=source
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidSampleError(
+                f"expected a regular {what}, got {_file_kind(mode)}", source=source
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _file_kind(mode):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def check_text_cell(cell, *, index=None, column=None, row=None):
+    """Validate one present text cell: a non-empty, not whitespace-only ``str``.
+
+    The data contract's text-cell policy, applied to every text column whatever
+    its encoder (skmm's or sklearn's vectorizers): ``bytes``, numbers and token
+    lists are bad cells -- nothing is converted with ``str()`` behind your back --
+    and an empty or whitespace-only string is a bad text, not a missing one (use
+    ``None`` for that); a vectorizer would silently turn it into an all-zero row.
+
+    Parameters
+    ----------
+    cell : object
+    index, column, row : optional
+        Named in the error (see :class:`~skmm.exceptions.InvalidSampleError`).
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> from skmm.utils._contract import check_text_cell
+    >>> check_text_cell("a cat")
+    'a cat'
+    >>> check_text_cell("  ", index=4, column="caption")
+    Traceback (most recent call last):
+    ...
+    skmm.exceptions.InvalidSampleError: column 'caption', sample 4: empty or ...
+    """
+    if not isinstance(cell, str):
+        hint = "; decode bytes first" if isinstance(cell, bytes) else ""
+        raise InvalidSampleError(
+            f"expected a text (str{hint}), got {describe_cell(cell)}",
+            index=index,
+            column=column,
+            row=row,
+        )
+    if not cell.strip():
+        raise InvalidSampleError(
+            "empty or whitespace-only text; use None to mark a missing text",
+            index=index,
+            column=column,
+            row=row,
+        )
+    return cell

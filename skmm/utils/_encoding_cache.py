@@ -507,6 +507,7 @@ def _remap_sample_error(positions):
             index=int(positions[index]),
             source=exc.source,
             column=exc.column,
+            row=getattr(exc, "row", None),
         ) from exc
 
 
