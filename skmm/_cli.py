@@ -6,12 +6,21 @@ import sys
 __all__ = ["main"]
 
 _DEMO_HELP = """\
-Cross-validated comparison of unimodal and fused pipelines on the built-in
-multimodal digits data (text + image + audio, see
+Cross-validated comparison of unimodal, fused and ensemble pipelines on the
+built-in multimodal digits data (text + image + audio, see
 skmm.datasets.make_multimodal_digits). Each modality alone is ambiguous; the
 fused pipelines should be clearly ahead. Prints a table (accuracy mean +- std,
 fit time), saves the best pipeline with joblib, reloads it and checks that it
 predicts identically, and writes a PNG figure of the comparison.
+
+Default: 300 samples, 3-fold CV, 7 pipelines (2 unimodal linear models, an
+image CNN, concatenated features, early and attention fusion networks, a
+stacking ensemble): about 2 min on 2 CPU cores (122 s measured). --full: 900
+samples, 3-fold CV, 16 pipelines (every fusion type, bagging, ensemble
+selection, boosting): about 22 min on 2 CPU cores (21.7 min measured).
+
+Encoded features are cached in OUTPUT/encoding_cache, so a repeated run skips
+the audio and image encoding (--no-cache to turn it off).
 """
 
 
@@ -28,19 +37,27 @@ def _build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
+        "--full",
+        action="store_true",
+        help="the full comparison: 900 samples, every fusion type and four "
+        "ensembles (16 pipelines, about 22 min on 2 CPU cores)",
+    )
+    demo.add_argument(
         "--quick",
         action="store_true",
-        help="small run (fewer samples, folds, epochs and pipelines); well under a "
-        "minute on 2 cores",
+        help="the default run (kept for compatibility)",
     )
     demo.add_argument(
         "--n-samples",
         type=int,
         default=None,
-        help="dataset size (default 900, quick: 300)",
+        help="dataset size (default 300, --full: 900)",
     )
     demo.add_argument(
-        "--cv", type=int, default=None, help="number of CV folds (default 3)"
+        "--cv",
+        type=int,
+        default=None,
+        help="number of CV folds (default 3, also --full)",
     )
     demo.add_argument(
         "--missing-rate",
@@ -58,11 +75,16 @@ def _build_parser():
     demo.add_argument(
         "--output",
         default="skmm_demo_output",
-        help="folder for the saved model and figure (default ./skmm_demo_output)",
+        help="folder for the saved model, the figure and the encoding cache "
+        "(default ./skmm_demo_output); created and checked before the run; files "
+        "are written atomically and existing ones are named before being replaced",
     )
     demo.add_argument("--n-jobs", type=int, default=1, help="parallel CV folds")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
+    demo.add_argument(
+        "--no-cache", action="store_true", help="do not cache encoded features"
+    )
     demo.add_argument(
         "--no-progress", action="store_true", help="hide the progress bar"
     )
@@ -92,11 +114,11 @@ def main(argv=None):
         from skmm._demo import list_pipelines, run_demo
 
         if args.list:
-            for name, kind, description in list_pipelines(quick=args.quick):
+            for name, kind, description in list_pipelines(full=args.full):
                 print(f"{name:<28} {kind:<10} {description}")
             return 0
         return run_demo(
-            quick=args.quick,
+            full=args.full,
             n_samples=args.n_samples,
             cv=args.cv,
             missing_rate=args.missing_rate,
@@ -106,6 +128,7 @@ def main(argv=None):
             seed=args.seed,
             figure=not args.no_figure,
             progress=not args.no_progress,
+            cache=not args.no_cache,
         )
     parser.print_help(sys.stderr)
     return 2

@@ -1,17 +1,38 @@
-"""``skmm demo``: unimodal vs. fused pipelines on the built-in digits data."""
+"""``skmm demo``: unimodal vs. fused pipelines on the built-in digits data.
 
+Two sizes: the default run (300 samples, 3-fold CV, 8 pipelines: unimodal,
+fused and a stacking ensemble; a few minutes on 2 CPU cores) and ``full=True``
+(900 samples, every fusion type and four ensembles). Extra result panels
+(alignment, robustness, ...) plug in through :data:`PANELS`.
+"""
+
+import contextlib
 import os
+import tempfile
 import time
 import warnings
 
 import numpy as np
+from skorch.callbacks import Callback
 
-__all__ = ["build_pipelines", "list_pipelines", "run_demo"]
+__all__ = ["PANELS", "build_pipelines", "list_pipelines", "run_demo"]
 
 SR = 8000  # sample rate of the built-in audio clips
 
+#: Extra panels run after the comparison, in order. Each is a callable
+#: ``panel(context) -> str or None`` taking a dict with keys ``X``, ``y``,
+#: ``results`` (one dict per pipeline: name, kind, mean, std, fit_time,
+#: estimator), ``best``, ``output`` (the checked output folder), ``seed``,
+#: ``full``, ``progress`` and ``write`` (``write(path, writer)`` writes a file
+#: atomically: ``writer(tmp_path)`` fills a temporary file that is then renamed
+#: to ``path``). The returned text, if any, is printed.
+PANELS = []
 
-def _encoders(modalities, *, kind):
+#: The two demo sizes: samples, CV folds, fusion epochs.
+SIZES = {"default": (300, 3, 30), "full": (900, 3, 30)}
+
+
+def _encoders(modalities, *, kind, cache=None):
     """The demo's encoders (one place, shared by every pipeline).
 
     ``kind="features"`` gives fixed features for linear models (TF-IDF, pixels,
@@ -45,33 +66,54 @@ def _encoders(modalities, *, kind):
                 sr=SR, n_mels=32, n_fft=512, hop_length=256, duration=1.0
             ),
         }
-    return MultimodalEncoder([(m, table[m], m) for m in modalities])
+    return MultimodalEncoder([(m, table[m], m) for m in modalities], cache=cache)
 
 
 BRANCHES = {"text": "gru", "image": "cnn", "audio": "cnn"}
 
 
-def _linear(modalities, seed):
+def _linear(modalities, seed, cache=None):
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(
-        _encoders(modalities, kind="features"),
+        _encoders(modalities, kind="features", cache=cache),
         SimpleImputer(add_indicator=True, keep_empty_features=True),
         StandardScaler(),
         LogisticRegression(C=1.0, max_iter=3000, random_state=seed),
     )
 
 
-def _fusion(modalities, fusion, seed, epochs):
+class _EpochProgress(Callback):
+    """skorch callback reporting epochs to the demo's progress bar (if any)."""
+
+    def on_train_begin(self, net, **kwargs):
+        _Progress.epoch(0, net.max_epochs)
+
+    def on_epoch_end(self, net, **kwargs):
+        _Progress.epoch(len(net.history), net.max_epochs)
+
+
+class _Progress:
+    """The bar of the step being run (folds), showing epochs as a postfix."""
+
+    bar = None
+
+    @classmethod
+    def epoch(cls, done, total):
+        if cls.bar is not None:
+            cls.bar.set_postfix_str(f"epoch {done}/{total}", refresh=True)
+
+
+def _fusion(modalities, fusion, seed, epochs, cache=None):
     from sklearn.pipeline import make_pipeline
 
     from skmm.fusion import FusionClassifier
 
     return make_pipeline(
-        _encoders(modalities, kind="network"),
+        _encoders(modalities, kind="network", cache=cache),
         FusionClassifier(
             fusion=fusion,
             branches={m: BRANCHES[m] for m in modalities},
@@ -81,94 +123,98 @@ def _fusion(modalities, fusion, seed, epochs):
             batch_size=32,
             lr=3e-3,
             random_state=seed,
+            callbacks=[("demo_progress", _EpochProgress())],
         ),
     )
 
 
-def build_pipelines(*, quick=False, seed=0):
+def build_pipelines(*, full=False, seed=0, cache=None, quick=None):
     """The demo's candidate pipelines.
 
     Parameters
     ----------
-    quick : bool, default=False
-        Fewer and smaller pipelines.
+    full : bool, default=False
+        Every fusion type and four ensembles (the full comparison) instead of
+        the default selection.
     seed : int, default=0
         ``random_state`` of every pipeline.
+    cache : None, str or joblib.Memory, default=None
+        Encoding cache of every :class:`~skmm.compose.MultimodalEncoder`.
+    quick : None
+        Deprecated alias kept for compatibility: ``quick=True`` is the default
+        selection.
 
     Returns
     -------
     pipelines : list of (name, kind, description, estimator) tuples
         ``kind`` is ``"unimodal"``, ``"fused"`` or ``"ensemble"``.
+
+    Examples
+    --------
+    >>> from skmm._demo import build_pipelines
+    >>> sorted({kind for _, kind, _, _ in build_pipelines()})
+    ['ensemble', 'fused', 'unimodal']
     """
-    epochs = 30
+    epochs = SIZES["full" if full else "default"][2]
     all3 = ("text", "image", "audio")
     rows = [
         (
             "text: tfidf+logreg",
             "unimodal",
             "TF-IDF -> logistic regression",
-            _linear(("text",), seed),
+            _linear(("text",), seed, cache),
         ),
         (
             "text: gru",
             "unimodal",
             "token ids -> GRU",
-            _fusion(("text",), "early", seed, epochs),
+            _fusion(("text",), "early", seed, epochs, cache),
         ),
         (
             "image: cnn",
             "unimodal",
             "16x16 grey pixels -> CNN",
-            _fusion(("image",), "early", seed, epochs),
+            _fusion(("image",), "early", seed, epochs, cache),
         ),
         (
             "audio: mfcc+logreg",
             "unimodal",
             "MFCC mean/std -> logistic regression",
-            _linear(("audio",), seed),
+            _linear(("audio",), seed, cache),
         ),
         (
             "audio: cnn",
             "unimodal",
             "log-mel grid -> CNN",
-            _fusion(("audio",), "early", seed, epochs),
+            _fusion(("audio",), "early", seed, epochs, cache),
         ),
         (
             "concat + logreg",
             "fused",
             "all features concatenated -> logistic regression",
-            _linear(all3, seed),
+            _linear(all3, seed, cache),
         ),
     ]
-    if quick:
+    if not full:
         rows = [r for r in rows if r[0] not in ("text: gru", "audio: cnn")]
-    fusions = (
-        ("early", "attention")
-        if quick
-        else (
-            "early",
-            "late",
-            "tensor",
-            "low_rank_tensor",
-            "bilinear",
-            "gated",
-            "attention",
-        )
-    )
+    fusions = ("early", "attention")
+    if full:
+        fusions = ("early", "late", "tensor", "low_rank_tensor", "bilinear")
+        fusions += ("gated", "attention")
     for fusion in fusions:
         rows.append(
             (
                 f"fusion: {fusion}",
                 "fused",
                 f"FusionClassifier(fusion={fusion!r}): GRU text, CNN image and audio",
-                _fusion(all3, fusion, seed, epochs),
+                _fusion(all3, fusion, seed, epochs, cache),
             )
         )
-    rows.extend(_ensembles(quick=quick, seed=seed, epochs=epochs))
+    rows.extend(_ensembles(full=full, seed=seed, epochs=epochs, cache=cache))
     return rows
 
 
-def _ensembles(*, quick, seed, epochs):
+def _ensembles(*, full, seed, epochs, cache):
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -177,8 +223,8 @@ def _ensembles(*, quick, seed, epochs):
     from skmm import ensemble
 
     all3 = ("text", "image", "audio")
-    experts = {m: _linear((m,), seed) for m in ("text", "audio")}
-    experts["image"] = _fusion(("image",), "early", seed, epochs)
+    experts = {m: _linear((m,), seed, cache) for m in ("text", "audio")}
+    experts["image"] = _fusion(("image",), "early", seed, epochs, cache)
     rows = [
         (
             "stacking: experts",
@@ -191,7 +237,7 @@ def _ensembles(*, quick, seed, epochs):
             ),
         )
     ]
-    if quick:
+    if not full:
         return rows
     rows += [
         (
@@ -199,7 +245,9 @@ def _ensembles(*, quick, seed, epochs):
             "ensemble",
             "4 gated fusion pipelines on bootstrap samples",
             ensemble.ModalityBaggingClassifier(
-                _fusion(all3, "gated", seed, epochs), n_estimators=4, random_state=seed
+                _fusion(all3, "gated", seed, epochs, cache),
+                n_estimators=4,
+                random_state=seed,
             ),
         ),
         (
@@ -207,8 +255,8 @@ def _ensembles(*, quick, seed, epochs):
             "ensemble",
             "Caruana selection over late/gated fusion and concat + logreg",
             ensemble.EnsembleSelectionClassifier(
-                [(f, _fusion(all3, f, seed, epochs)) for f in ("late", "gated")]
-                + [("logreg", _linear(all3, seed))],
+                [(f, _fusion(all3, f, seed, epochs, cache)) for f in ("late", "gated")]
+                + [("logreg", _linear(all3, seed, cache))],
                 ensemble_size=20,
                 cv=2,
                 random_state=seed,
@@ -219,7 +267,7 @@ def _ensembles(*, quick, seed, epochs):
             "ensemble",
             "SAMME over depth-6 trees on the concatenated features",
             make_pipeline(
-                _encoders(all3, kind="features"),
+                _encoders(all3, kind="features", cache=cache),
                 SimpleImputer(add_indicator=True, keep_empty_features=True),
                 ensemble.MultimodalAdaBoostClassifier(
                     DecisionTreeClassifier(max_depth=6, random_state=seed),
@@ -232,16 +280,34 @@ def _ensembles(*, quick, seed, epochs):
     return rows
 
 
-def list_pipelines(*, quick=False):
+def list_pipelines(*, full=False, quick=None):
     """Names, kinds and descriptions of the demo pipelines."""
-    return [(n, k, d) for n, k, d, _ in build_pipelines(quick=quick)]
+    return [(n, k, d) for n, k, d, _ in build_pipelines(full=full)]
+
+
+def rank(results):
+    """Results best first: mean accuracy, then lower std, then name.
+
+    The table, the figure and the "best" pipeline all use this one order, so
+    they agree on ties.
+
+    Examples
+    --------
+    >>> from skmm._demo import rank
+    >>> rows = [{"name": "b", "mean": 0.9, "std": 0.01},
+    ...         {"name": "a", "mean": 0.9, "std": 0.01},
+    ...         {"name": "c", "mean": 0.9, "std": 0.0}]
+    >>> [r["name"] for r in rank(rows)]
+    ['c', 'a', 'b']
+    """
+    return sorted(results, key=lambda r: (-r["mean"], r["std"], r["name"]))
 
 
 def _table(results):
     width = max(22, *(len(r["name"]) for r in results))
     header = f"{'pipeline':<{width}} {'kind':<9} {'accuracy':>17} {'fit time':>9}"
     lines = [header, "-" * len(header)]
-    for r in sorted(results, key=lambda r: -r["mean"]):
+    for r in rank(results):
         acc = f"{r['mean']:.3f} +- {r['std']:.3f}"
         lines.append(
             f"{r['name']:<{width}} {r['kind']:<9} {acc:>17} {r['fit_time']:>8.1f}s"
@@ -255,7 +321,7 @@ def _figure(results, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = sorted(results, key=lambda r: r["mean"])
+    results = rank(results)[::-1]  # barh draws bottom-up: best on top
     colors = {"unimodal": "#9aa5b1", "fused": "#2f6fba", "ensemble": "#d9822b"}
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(results) + 1.4))
     ax.barh(
@@ -273,13 +339,151 @@ def _figure(results, path, title):
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
     ax.legend(handles, list(colors), loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
+
+
+# -- output folder -------------------------------------------------------------------
+class OutputError(Exception):
+    """The output folder cannot be used (raised before any long computation)."""
+
+
+def prepare_output(folder, names):
+    """Create and check the output folder; returns the paths that will be replaced.
+
+    The folder is created if needed and must be a writable directory with some
+    free space (a probe file is written and removed). Nothing is written to the
+    final paths here.
+
+    Parameters
+    ----------
+    folder : str or path-like
+    names : list of str
+        File names the demo will write in ``folder``.
+
+    Returns
+    -------
+    existing : list of str
+        The paths among ``names`` that exist already (they will be replaced);
+        a symbolic link is reported as such and is replaced itself, never
+        followed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skmm._demo import prepare_output
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     prepare_output(tmp, ["model.joblib"])
+    []
+    """
+    folder = os.fspath(folder)
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise OutputError(f"the output path {folder!r} is not a folder.")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {folder!r}: {exc}") from exc
+    if not os.path.isdir(folder):
+        raise OutputError(f"the output path {folder!r} is not a folder.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".skmm-probe-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(b"\0" * (1 << 20))  # 1 MiB: a full disk fails here
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to the output folder {folder!r}: {exc}"
+        ) from exc
+    existing = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.islink(path):
+            existing.append(f"{path} (a symbolic link; the link is replaced)")
+        elif os.path.lexists(path):
+            if os.path.isdir(path):
+                raise OutputError(
+                    f"{path!r} is a folder; the demo needs to write a file there."
+                )
+            existing.append(path)
+    return existing
+
+
+def write_atomic(path, writer):
+    """Write ``path`` through a temporary file in its folder, then rename it.
+
+    ``writer(tmp_path)`` writes the content. A failure leaves the previous file
+    (if any) untouched and no partial file behind. A symbolic link at ``path`` is
+    replaced, never followed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skmm._demo import write_atomic
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "a.txt")
+    ...     write_atomic(path, lambda p: open(p, "w").write("hi"))
+    ...     open(path).read()
+    'hi'
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        prefix=".tmp-", suffix=os.path.basename(path), dir=folder
+    )
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _cross_validate(estimator, X, y, folds, *, n_jobs, bar):
+    """Fit and score ``estimator`` on each fold, updating ``bar`` per fold."""
+    from joblib import Parallel, delayed
+    from sklearn.base import clone
+
+    splits = list(folds.split(X, y))
+    jobs = (
+        delayed(_fit_and_score)(clone(estimator), X, y, train, test)
+        for train, test in splits
+    )
+    scores, times = [], []
+    for score, seconds in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+        scores.append(score)
+        times.append(seconds)
+        if bar is not None:
+            bar.update(1)
+    return np.asarray(scores), np.asarray(times)
+
+
+def _fit_and_score(estimator, X, y, train, test):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        start = time.perf_counter()
+        estimator.fit(X.iloc[train], y[train])
+        seconds = time.perf_counter() - start
+        return float(estimator.score(X.iloc[test], y[test])), seconds
+
+
+def _cpu_seconds():
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_demo(
     *,
-    quick=False,
+    full=False,
+    quick=None,
     n_samples=None,
     cv=None,
     missing_rate=0.0,
@@ -289,63 +493,91 @@ def run_demo(
     seed=0,
     figure=True,
     progress=True,
+    cache=True,
 ):
-    """Run the demo; returns the process exit code (0 on success)."""
+    """Run the demo; returns the process exit code (0 on success).
+
+    ``quick`` is a deprecated alias (the default run is the quick one);
+    ``cache=True`` keeps an encoding cache in ``output/encoding_cache`` so that
+    repeated runs encode nothing twice (``False``: no cache).
+    """
     import joblib
     from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.model_selection import StratifiedKFold
     from tqdm.auto import tqdm
 
     from skmm.datasets import make_multimodal_digits
 
-    n_samples = n_samples or (300 if quick else 900)
-    cv = cv or 3
-    start = time.perf_counter()
-    X, y = make_multimodal_digits(
-        n_samples=n_samples, missing_rate=missing_rate, random_state=seed
-    )
-    pipelines = build_pipelines(quick=quick, seed=seed)
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    size = SIZES["full" if full else "default"]
+    n_samples = n_samples or size[0]
+    cv = cv or size[1]
+    names = ["best_model.joblib"] + (["comparison.png"] if figure else [])
+    try:
+        existing = prepare_output(output, names)
+    except OutputError as exc:
+        print(f"skmm demo: {exc}")
+        return 2
+    cache_dir = os.path.join(output, "encoding_cache") if cache else None
+    pipelines = build_pipelines(full=full, seed=seed, cache=cache_dir)
     if only:
         known = {p[0] for p in pipelines}
         unknown = [n for n in only if n not in known]
         if unknown:
-            print(f"unknown pipeline(s) {unknown}; see `skmm demo --list`.")
+            print(
+                f"unknown pipeline(s) {unknown}; see `skmm demo --list`"
+                + ("" if full else " (and `skmm demo --full --list`)")
+                + "."
+            )
             return 2
         pipelines = [p for p in pipelines if p[0] in only]
+    X, y = make_multimodal_digits(
+        n_samples=n_samples, missing_rate=missing_rate, random_state=seed
+    )
     print(
-        f"skmm demo: {n_samples} samples x (text, image, audio), 10 classes, "
-        f"{cv}-fold CV, {len(pipelines)} pipelines"
+        f"skmm demo{' --full' if full else ''}: {n_samples} samples x (text, image, "
+        f"audio), 10 classes, {cv}-fold CV, {len(pipelines)} pipelines"
         + (f", missing rate {missing_rate:.0%}" if missing_rate else "")
     )
+    if existing:
+        print("will replace: " + "; ".join(existing))
     folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
     results = []
-    bar = tqdm(pipelines, disable=not progress, unit="pipeline", leave=False)
-    for name, kind, _, estimator in bar:
-        bar.set_description(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            scores = cross_validate(
-                estimator, X, y, cv=folds, n_jobs=n_jobs, error_score="raise"
+    outer = tqdm(
+        total=len(pipelines), disable=not progress, unit="pipeline", position=0
+    )
+    for name, kind, _, estimator in pipelines:
+        outer.set_description(name)
+        bar = tqdm(total=cv, disable=not progress, unit="fold", leave=False, position=1)
+        _Progress.bar = None if n_jobs not in (None, 1) or not progress else bar
+        try:
+            scores, times = _cross_validate(
+                estimator, X, y, folds, n_jobs=n_jobs, bar=bar
             )
+        finally:
+            _Progress.bar = None
+            bar.close()
+        outer.update(1)
         results.append(
             {
                 "name": name,
                 "kind": kind,
-                "mean": float(np.mean(scores["test_score"])),
-                "std": float(np.std(scores["test_score"])),
-                "fit_time": float(np.mean(scores["fit_time"])),
+                "mean": float(np.mean(scores)),
+                "std": float(np.std(scores)),
+                "fit_time": float(np.mean(times)),
                 "estimator": estimator,
             }
         )
-    bar.close()
+    outer.close()
     print()
     print(_table(results))
 
-    best = max(results, key=lambda r: r["mean"])
-    os.makedirs(output, exist_ok=True)
+    best = rank(results)[0]
     model_path = os.path.join(output, "best_model.joblib")
-    model = clone(best["estimator"]).fit(X, y)
-    joblib.dump(model, model_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        model = clone(best["estimator"]).fit(X, y)
+    write_atomic(model_path, lambda tmp: joblib.dump(model, tmp))
     reloaded = joblib.load(model_path)
     X_check, _ = make_multimodal_digits(
         n_samples=100, missing_rate=missing_rate, random_state=seed + 1
@@ -358,11 +590,26 @@ def run_demo(
     )
     if figure:
         fig_path = os.path.join(output, "comparison.png")
-        _figure(
-            results,
-            fig_path,
-            f"skmm demo: {n_samples} digits, {cv}-fold CV",
-        )
+        title = f"skmm demo: {n_samples} digits, {cv}-fold CV"
+        write_atomic(fig_path, lambda tmp: _figure(results, tmp, title))
         print(f"figure: {fig_path}")
-    print(f"total time {time.perf_counter() - start:.1f}s")
+    context = {
+        "X": X,
+        "y": y,
+        "results": results,
+        "best": best,
+        "output": output,
+        "seed": seed,
+        "full": full,
+        "progress": progress,
+        "write": write_atomic,
+    }
+    for panel in PANELS:
+        text = panel(context)
+        if text:
+            print(text)
+    print(
+        f"total time {time.perf_counter() - start:.1f} s "
+        f"(CPU {_cpu_seconds() - cpu_start:.1f} s)"
+    )
     return 0 if same else 1

@@ -16,15 +16,18 @@ def test_help_explains_demo_options(capsys):
         main(["demo", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--quick", "--n-samples", "--cv", "--missing-rate", "--output"):
+    for option in ("--full", "--n-samples", "--cv", "--missing-rate", "--output"):
         assert option in out
+    assert "3-fold" in out and "300 samples" in out and "900 samples" in out
 
 
 def test_list_pipelines_covers_every_kind():
-    kinds = {kind for _, kind, _ in list_pipelines(quick=False)}
-    assert {"unimodal", "fused"} <= kinds
-    names = [name for name, _, _, _ in build_pipelines(quick=True)]
-    assert len(names) == len(set(names))
+    for full in (False, True):
+        kinds = {kind for _, kind, _ in list_pipelines(full=full)}
+        assert kinds == {"unimodal", "fused", "ensemble"}
+        names = [name for name, _, _, _ in build_pipelines(full=full)]
+        assert len(names) == len(set(names))
+    assert len(list_pipelines()) < len(list_pipelines(full=True))
 
 
 def test_unknown_pipeline_is_an_error(capsys, tmp_path):
@@ -37,7 +40,6 @@ def test_demo_small_run_writes_model_and_figure(tmp_path, capsys):
     code = main(
         [
             "demo",
-            "--quick",
             "--n-samples",
             "120",
             "--cv",
@@ -67,3 +69,118 @@ def test_python_dash_m_entry_point():
         check=True,
     )
     assert result.stdout.startswith("skmm ")
+
+
+SMALL = ["demo", "--n-samples", "60", "--cv", "2", "--no-progress"]
+SMALL += ["--only", "text: tfidf+logreg", "concat + logreg"]
+
+
+def test_output_folder_is_checked_before_the_run(tmp_path, capsys, monkeypatch):
+    import skmm._demo
+
+    def no_cv(*args, **kwargs):
+        raise AssertionError("the CV work must not start")
+
+    monkeypatch.setattr(skmm._demo, "_cross_validate", no_cv)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main([*SMALL, "--output", str(blocker)]) == 2
+    assert "not a folder" in capsys.readouterr().out
+    assert main([*SMALL, "--output", str(blocker / "sub")]) == 2
+    assert "cannot create" in capsys.readouterr().out
+    (tmp_path / "out" / "best_model.joblib").mkdir(parents=True)
+    assert main([*SMALL, "--output", str(tmp_path / "out")]) == 2
+    assert "is a folder" in capsys.readouterr().out
+
+
+def test_output_never_follows_a_planted_symlink(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / "best_model.joblib").symlink_to(victim)
+    (out / "comparison.png").write_bytes(b"old")
+    assert main([*SMALL, "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "will replace" in text and "symbolic link" in text
+    assert "comparison.png" in text
+    assert victim.read_text() == "precious"
+    assert not (out / "best_model.joblib").is_symlink()
+    joblib.load(out / "best_model.joblib")
+    assert not list(out.glob(".tmp-*")) and not list(out.glob(".skmm-probe-*"))
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    from skmm._demo import write_atomic
+
+    target = tmp_path / "model.joblib"
+    target.write_bytes(b"previous")
+
+    def broken(path):
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(str(target), broken)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
+
+
+def test_table_figure_and_best_agree_on_ties(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from skmm._demo import _figure, _table, rank
+
+    results = [
+        {"name": n, "kind": "fused", "mean": 0.9, "std": s, "fit_time": 1.0}
+        for n, s in (("fusion: attention", 0.01), ("selection: library", 0.01))
+    ]
+    results.append(
+        {"name": "x", "kind": "unimodal", "mean": 0.2, "std": 0.0, "fit_time": 1}
+    )
+    drawn = {}
+    original = matplotlib.axes.Axes.barh
+
+    def spy(self, names, *args, **kwargs):
+        drawn["names"] = list(names)
+        return original(self, names, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "barh", spy)
+    _figure(results, tmp_path / "f.png", "t")
+    table_order = [
+        line.split("  ")[0].strip() for line in _table(results).split("\n")[2:]
+    ]
+    assert drawn["names"][::-1] == table_order == [r["name"] for r in rank(results)]
+    assert rank(results)[0]["name"] == "fusion: attention"
+
+
+def test_panels_hook_runs_after_the_comparison(tmp_path, capsys, monkeypatch):
+    import skmm._demo
+
+    seen = {}
+
+    def panel(context):
+        seen.update(context)
+        path = f"{context['output']}/panel.txt"
+        context["write"](path, lambda tmp: open(tmp, "w").write("ok"))
+        return "panel: done"
+
+    monkeypatch.setattr(skmm._demo, "PANELS", [panel])
+    assert main([*SMALL, "--output", str(tmp_path), "--no-figure"]) == 0
+    assert "panel: done" in capsys.readouterr().out
+    assert (tmp_path / "panel.txt").read_text() == "ok"
+    assert {"X", "y", "results", "best", "seed"} <= set(seen)
+
+
+def test_repeated_run_reads_the_encoding_cache(tmp_path, capsys):
+    args = [*SMALL, "--output", str(tmp_path), "--no-figure"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert list((tmp_path / "encoding_cache").rglob("*.npy"))
+    assert main(args) == 0
+    second = capsys.readouterr().out
+    table = [line for line in first.splitlines() if "+-" in line]
+    assert [line[:40] for line in table] == [
+        line[:40] for line in second.splitlines() if "+-" in line
+    ]

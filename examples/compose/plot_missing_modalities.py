@@ -76,4 +76,9 @@ ax.set_yticks(range(3), list(clf.modalities_))
 ax.set_xlabel("test sample (sorted by number of modalities present)")
 ax.set_title("late-fusion weight of each modality's head")
 fig.tight_layout()
-plt.show()
+if plt.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo"):
+    # No display (a server, CI, a notebook-less shell): save instead of showing.
+    fig.savefig("plot_missing_modalities.png", dpi=120)
+    print("figure saved to plot_missing_modalities.png")
+else:
+    plt.show()

@@ -63,4 +63,9 @@ ax.axvline(0.1, color="k", ls=":", lw=1)
 ax.set_xlim(0, 1)
 ax.set_xlabel("test accuracy (10% of cells missing)")
 fig.tight_layout()
-plt.show()
+if plt.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo"):
+    # No display (a server, CI, a notebook-less shell): save instead of showing.
+    fig.savefig("plot_modality_stacking.png", dpi=120)
+    print("figure saved to plot_modality_stacking.png")
+else:
+    plt.show()

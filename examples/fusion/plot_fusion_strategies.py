@@ -48,8 +48,8 @@ for interaction in (False, True):
         scores[fusion] = accuracy_score(y_test, clf.predict(X_test))
     results["interaction" if interaction else "additive"] = (best_single, scores)
     print(
-        f"{'interaction' if interaction else 'additive':<12} best single "
-        f"modality {best_single:.3f}; "
+        f"{'interaction' if interaction else 'additive':<12} test accuracy: "
+        f"best single modality {best_single:.3f}; "
         + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
     )
 
@@ -65,4 +65,9 @@ for ax, (name, (single, scores)) in zip(axes, results.items()):
 axes[0].set_ylabel("test accuracy")
 axes[0].legend(loc="lower left", fontsize=8)
 fig.tight_layout()
-plt.show()
+if plt.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo"):
+    # No display (a server, CI, a notebook-less shell): save instead of showing.
+    fig.savefig("plot_fusion_strategies.png", dpi=120)
+    print("figure saved to plot_fusion_strategies.png")
+else:
+    plt.show()

@@ -52,6 +52,14 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Number of encoders fitted and applied in parallel (joblib).
     verbose : bool, default=False
         Print the time each encoder takes.
+    cache : None, str, path-like or joblib.Memory, default=None
+        Cache of encoded cells (a folder, or a ``joblib.Memory`` whose location is
+        used): each cell of a 1-D column is encoded once per encoder
+        configuration, across the folds and candidates of a grid search and
+        across runs. Keys are the cell's *content* (text, array bytes, the bytes
+        of an image or audio file), the encoder's class, parameters, fitted state
+        and weights fingerprint, so a changed file, parameter or model is
+        re-encoded. Safe for concurrent processes. See the scaling guide.
 
     Attributes
     ----------
@@ -119,10 +127,11 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
     {'text': [0, 1, 2, 3], 'size': [4]}
     """
 
-    def __init__(self, encoders, *, n_jobs=None, verbose=False):
+    def __init__(self, encoders, *, n_jobs=None, verbose=False, cache=None):
         self.encoders = encoders
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.cache = cache
 
     # -- parameters ----------------------------------------------------------
     @property
@@ -257,7 +266,10 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         labels = _row_labels(table)
         results = self._run(
             _fit_transform_one,
-            [(name, enc, columns[name], table, y, labels) for name, enc, _ in active],
+            [
+                (name, enc, columns[name], table, y, labels, self.cache)
+                for name, enc, _ in active
+            ],
         )
         # Fitted state is built aside and assigned only once every encoder
         # succeeded: a failing fit leaves the previous state (or none).
@@ -319,7 +331,15 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         blocks = self._run(
             _transform_one,
             [
-                (name, enc, columns[name], table, self.modalities_[name].size, labels)
+                (
+                    name,
+                    enc,
+                    columns[name],
+                    table,
+                    self.modalities_[name].size,
+                    labels,
+                    self.cache,
+                )
                 for name, enc, _ in active
             ],
         )
@@ -551,7 +571,9 @@ def _feature_names(enc, name, col, width):
     return [f"f{j}" for j in range(width)]
 
 
-def _encode(name, enc, col, table, y, fit, verbose, width=None, labels=None):
+def _encode(
+    name, enc, col, table, y, fit, verbose, width=None, labels=None, cache=None
+):
     start = time.perf_counter()
     n = table.shape[0]
     data = get_column(table, col)
@@ -573,7 +595,7 @@ def _encode(name, enc, col, table, y, fit, verbose, width=None, labels=None):
             _check_cells(enc, cells, present, name, labels)
             y_sub = None if (y is None or not fit) else np.asarray(y)[present]
             with _samples_of(name, col, present, labels, enc, cells, fit):
-                Xt = enc.fit_transform(cells, y_sub) if fit else enc.transform(cells)
+                Xt = _cached_encode(enc, cells, y_sub, fit, cache)
         part = _as_block(Xt, name, present.size)
         block = np.full((n, part.shape[1]), np.nan, dtype=np.float32)
         block[present] = part
@@ -651,11 +673,26 @@ def _samples_of(name, col, present, labels, enc, cells, fit):
         raise
 
 
-def _fit_transform_one(name, enc, col, table, y, labels, verbose=False):
+def _cached_encode(enc, cells, y, fit, cache):
+    """(Fit and) encode cells, through the encoding cache when there is one."""
+    if cache is None:
+        return enc.fit_transform(cells, y) if fit else enc.transform(cells)
+    from skmm.utils._encoding_cache import cached_transform, fit_then_transform_ok
+
+    if fit:
+        if not fit_then_transform_ok(enc):  # e.g. cross-fitted fit_transform
+            return enc.fit_transform(cells, y)
+        enc.fit(cells, y)
+    return cached_transform(enc, cells, cache)
+
+
+def _fit_transform_one(name, enc, col, table, y, labels, cache=None, verbose=False):
     enc = enc if isinstance(enc, str) else clone(enc)
-    block, rate = _encode(name, enc, col, table, y, True, verbose, labels=labels)
+    block, rate = _encode(
+        name, enc, col, table, y, True, verbose, labels=labels, cache=cache
+    )
     return enc, block, _feature_names(enc, name, col, block.shape[1]), rate
 
 
-def _transform_one(name, enc, col, table, width, labels, verbose=False):
-    return _encode(name, enc, col, table, None, False, verbose, width, labels)[0]
+def _transform_one(name, enc, col, table, width, labels, cache=None, verbose=False):
+    return _encode(name, enc, col, table, None, False, verbose, width, labels, cache)[0]

@@ -239,8 +239,19 @@ class BaseRawEncoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         cells = check_raw_column(X, estimator=self)
+        cache = getattr(self, "cache", None)  # subclasses with a `cache` parameter
+        if cache is not None:
+            from skmm.utils._encoding_cache import cached_transform
+
+            return cached_transform(self, cells, cache, transform=self._encode_cells)
+        return self._encode_cells(cells)
+
+    def _encode_cells(self, cells):
+        """Encode validated cells (missing cells give NaN rows), batch by batch."""
         out = np.full((len(cells), self.n_features_out_), np.nan, dtype=np.float32)
         present = self._encode_order(cells, np.flatnonzero(~missing_mask(cells)))
+        if present.size == 0:
+            return out
         batch_size = self.batch_size or max(1, present.size)
         batches = list(gen_batches(present.size, batch_size))
         for batch in self._progress(batches, desc=f"{type(self).__name__}"):

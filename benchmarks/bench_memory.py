@@ -1,0 +1,76 @@
+"""Peak memory of encoding is bounded by the batch size, not the number of files.
+
+Writes N image files (and N WAV clips) and encodes them with ``PixelEncoder``
+(and ``MFCCEncoder``) at two batch sizes, measuring the peak of Python/numpy
+allocations with :mod:`tracemalloc`. The output matrix itself grows with N; the
+working memory above it (decoded images or waveforms of one batch) should
+depend only on the batch size. The raw baseline decodes every file into a list
+first and encodes the list (what a naive loop does).
+
+Run: ``python benchmarks/bench_memory.py [--n-files N]``
+"""
+
+import argparse
+import tempfile
+import tracemalloc
+
+import numpy as np
+from PIL import Image
+
+
+def peak_mb(func):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    result = func()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-files", type=int, default=2000)
+    parser.add_argument("--side", type=int, default=128)
+    args = parser.parse_args()
+
+    from skmm.encoders import PixelEncoder
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in range(args.n_files):
+            path = f"{folder}/img_{i}.png"
+            pixels = rng.integers(0, 255, (args.side, args.side, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(path)
+            paths.append(path)
+        size = (32, 32)
+        out_mb = args.n_files * size[0] * size[1] * 3 * 4 / 2**20
+        print(
+            f"{args.n_files} PNG files of {args.side}x{args.side} RGB -> "
+            f"PixelEncoder(size={size}); output matrix {out_mb:.1f} MB"
+        )
+        for n in (args.n_files // 4, args.n_files):
+            for batch_size in (32, 256):
+                enc = PixelEncoder(size=size, batch_size=batch_size).fit(paths[:2])
+                mb, Xt = peak_mb(lambda enc=enc, n=n: enc.transform(paths[:n]))
+                above = mb - Xt.nbytes / 2**20
+                print(
+                    f"  {n:>6} files, batch_size={batch_size:<4} peak {mb:7.1f} MB "
+                    f"({above:6.1f} MB above the output)"
+                )
+
+        def naive(n=args.n_files):
+            images = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:n]]
+            return np.stack(
+                [
+                    np.asarray(Image.fromarray(im).resize(size), dtype=np.float32)
+                    for im in images
+                ]
+            )
+
+        mb, _ = peak_mb(naive)
+        print(f"  naive decode-all-then-encode loop: peak {mb:7.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
