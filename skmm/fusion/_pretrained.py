@@ -46,7 +46,8 @@ import torch
 from skorch.callbacks import LRScheduler
 from torch import nn
 
-from skmm.utils._cache import file_sha256, get_resource, path_stamp
+from skmm.utils._cache import get_resource, path_stamp, weights_fingerprint
+from skmm.utils._layout import PAD_ID, UNKNOWN_ID
 from skmm.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -67,11 +68,10 @@ KINDS = ("text", "image", "audio", "torchvision")
 TRAINABLE = ("none", "last_n", "all", "lora")
 
 #: Token ids reserved by TokenSequenceEncoder (a tokenizer's id i is i + 2).
-_PAD, _UNK, _SHIFT = 0, 1, 2
+#: TokenSequenceEncoder reserves ids 0 (padding) and 1 (unknown): ids are shifted.
+_PAD, _UNK, _SHIFT = PAD_ID, UNKNOWN_ID, UNKNOWN_ID + 1
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-#: Weight files fingerprinted for a Hugging Face model directory.
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 #: Names of the module lists that hold a transformer's repeated layers.
 _LAYER_LIST_NAMES = ("layer", "layers", "h", "block", "blocks")
 
@@ -348,9 +348,24 @@ def _is_torchvision_name(name):
 
 
 def _resolve_path(name_or_path):
-    from skmm.encoders._text import _resolve_pretrained
+    """``(path, local)``: a torchvision model name, or a transformers model.
 
-    return _resolve_pretrained(name_or_path, "model_name_or_path")
+    Transformers models resolve through the encoders' one resolver
+    (:func:`skmm.encoders._pretrained.resolve_hf_model`): a local directory, or
+    a hub name's snapshot in the local cache (failing fast when offline).
+    """
+    from skmm.encoders._pretrained import resolve_hf_model
+
+    if (
+        isinstance(name_or_path, str)
+        and not os.path.isdir(os.path.expanduser(name_or_path))
+        and _is_torchvision_name(name_or_path)
+    ):
+        return name_or_path, False
+    _, directory = resolve_hf_model(
+        name_or_path, param="model_name_or_path", owner="PretrainedBranch"
+    )
+    return directory, True
 
 
 def _detect_kind(name_or_path):
@@ -381,23 +396,9 @@ def _detect_kind(name_or_path):
 # Loading (cached per process) and fingerprints
 # =============================================================================
 def _hf_quiet():
-    from skmm.encoders._text import _hf_progress
+    from skmm.utils._torch import hf_progress
 
-    return _hf_progress(verbose=0)
-
-
-def _weights_sha256(path):
-    """sha256 over the weight files (and config) of a model directory."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for root, _, files in sorted(os.walk(path)):
-        for name in sorted(files):
-            if name.endswith(_WEIGHT_SUFFIXES) or name == "config.json":
-                full = os.path.join(root, name)
-                digest.update(os.path.relpath(full, path).encode())
-                digest.update(file_sha256(full).encode())
-    return digest.hexdigest()
+    return hf_progress(verbose=0)
 
 
 def _load_hf(kind, path, local):
@@ -428,7 +429,7 @@ def _load_hf(kind, path, local):
         ) from exc
     model = _unwrap(kind, model)
     model.eval()
-    sha = _weights_sha256(path) if local else None
+    sha = weights_fingerprint(path) if local else None
     return {"model": model, "helper": helper, "sha256": sha}
 
 
@@ -472,7 +473,7 @@ def _load_torchvision(name, weights):
         raise ValueError(f"torchvision model {name!r} has no linear head to drop.")
     _replace_module(net, head, nn.Identity())
     net.eval()
-    sha = file_sha256(weights) if weights is not None else None
+    sha = weights_fingerprint(weights) if weights is not None else None
     return {"model": net, "helper": n_classes, "sha256": sha}
 
 
