@@ -126,8 +126,11 @@ class PretrainedBranch:
         ``backbone_lr * layer_lr_decay ** i``, the embeddings at
         ``backbone_lr * layer_lr_decay ** n_layers``. None means 1.
     lora_rank : int, default=8
+        Rank of the LoRA update matrices (``trainable="lora"``).
     lora_alpha : float, default=16
+        LoRA scaling: the update is multiplied by ``lora_alpha / lora_rank``.
     lora_dropout : float, default=0.0
+        Dropout on the LoRA branch's input.
     lora_target_modules : str, list of str or None, default=None
         Module names (or ``"all-linear"``) adapted by LoRA. None: peft's
         default for the architecture when it has one, else every linear layer
@@ -231,11 +234,33 @@ class PretrainedBranch:
         return sorted(p for p in signature.parameters if p != "self")
 
     def get_params(self, deep=True):
-        """Parameters of the spec (``deep`` is accepted for sklearn)."""
+        """Get the parameters of the spec.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn; a spec has no nested estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params):
-        """Set parameters; returns ``self``."""
+        """Set the parameters of the spec.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self : PretrainedBranch
+            The spec, updated.
+        """
         valid = self._get_param_names()
         for key, value in params.items():
             if key not in valid:
@@ -266,7 +291,13 @@ class PretrainedBranch:
 
     # -- used by the network builder --------------------------------------------
     def validate(self):
-        """Check the parameters (called when the network is built)."""
+        """Check the parameters (called when the network is built).
+
+        Returns
+        -------
+        kind : str
+            The resolved backbone kind.
+        """
         validate_parameter_constraints(
             self._parameter_constraints,
             self.get_params(),
@@ -293,7 +324,13 @@ class PretrainedBranch:
         return kind
 
     def resolve_kind(self):
-        """The backbone kind, reading the model config for ``kind="auto"``."""
+        """Resolve the backbone kind, reading the model config for ``kind="auto"``.
+
+        Returns
+        -------
+        kind : {"text", "image", "audio", "torchvision"}
+            The backbone kind.
+        """
         if self.kind != "auto":
             return self.kind
         return _detect_kind(self.model_name_or_path)
@@ -317,6 +354,8 @@ class PretrainedBranch:
         Returns
         -------
         module : PretrainedBackbone
+            The backbone wrapped for the fusion network, with the trainable
+            mode applied.
         """
         kind = self.validate()
         cls = {
@@ -1165,7 +1204,9 @@ class WarmupLR(LRScheduler):
     warmup : float in [0, 1) or int, default=0.1
         Fraction of the training steps (float) or number of steps (int).
     decay : {"linear", "cosine", "constant"}, default="linear"
+        Shape of the decay after the warm-up.
     min_lr_ratio : float, default=0.0
+        Final learning rates, as a fraction of the initial ones.
 
     Examples
     --------
@@ -1186,6 +1227,7 @@ class WarmupLR(LRScheduler):
 
     @property
     def kwargs(self):
+        """Keyword arguments of the torch scheduler (none: see ``on_train_begin``)."""
         return {}
 
     def _factor(self, total_steps):
@@ -1207,6 +1249,17 @@ class WarmupLR(LRScheduler):
         return _WarmupDecay(steps, total_steps, self.decay, float(self.min_lr_ratio))
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Build the schedule from the number of training steps of this fit.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        X, y : array-like, default=None
+            The training data (its training split sets the number of steps).
+        **kwargs : dict
+            Other skorch callback arguments (unused).
+        """
         dataset = net.get_dataset(X, y)
         n = len(dataset)
         if net.train_split is not None:
@@ -1262,6 +1315,7 @@ def make_pretrained_pair(
         or, for audio, ``AudioLoader(sr=<model rate>, duration=duration)``
         followed by stacking into a ``(n, samples)`` waveform matrix.
     branch : PretrainedBranch
+        The branch spec that reads the encoder's output.
 
     Examples
     --------
