@@ -137,6 +137,13 @@ INIT_PARAMS = {
         "model_name_or_path": _tiny_text(),
         "batch_size": 4,
     },
+    "Corruption": {"corruption": "blur", "severity": 0.5, "random_state": 0},
+    "ModalityCorruptor": {
+        "column": "text",
+        "corruption": "typos",
+        "severity": 0.5,
+        "random_state": 0,
+    },
     "MultimodalEncoder": lambda: {
         "encoders": [
             ("text", _text_encoder(), "text"),
@@ -234,7 +241,7 @@ if NUMERIC:
 
 
 def _raw_data(est):
-    if type(est).__name__ == "MultimodalEncoder":
+    if type(est).__name__ in ("MultimodalEncoder", "ModalityCorruptor"):
         return make_raw_table(8)
     modality = getattr(est, "_modality", None)
     return make_raw_column(modality, 8)

@@ -533,11 +533,17 @@ def test_model_trained_on_cuda_unpickles_on_cpu_only_machine(small):
     with patch("torch.cuda.is_available", lambda: False):
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(io.BytesIO(buffer.getvalue()))
-        with pytest.warns(DeviceWarning):
+        with (
+            pytest.warns(DeviceWarning),
+            pytest.warns(UserWarning, match="loaded with device='cpu'"),
+        ):
             loaded = pickle.loads(blob)
         assert torch.device(loaded.net_.device).type == "cpu"
         assert next(loaded.net_.module_.parameters()).device.type == "cpu"
         np.testing.assert_allclose(loaded.predict_proba(X), expected)
+        # the estimator follows: it refits on this CPU-only machine
+        assert loaded.device == "cpu"
+        loaded.fit(X, y)
 
 
 class EpochCounter(Callback):
@@ -603,7 +609,7 @@ def test_layout_and_parameter_errors(small):
         FusionClassifier(branches={"image": "cnn"}, **FAST).fit(X, y)
     with pytest.raises(LayoutError, match="'text' has no sequence shape"):
         FusionClassifier(branches="lstm", **FAST).fit(X, y)
-    with pytest.raises(ValueError, match="Unknown fusion 'concat'"):
+    with pytest.raises(ValueError, match=r"'fusion' parameter.*Got 'concat'"):
         FusionClassifier("concat", **FAST).fit(X, y)
     with pytest.raises(ValueError, match=r"Unknown branch 'resnet'.*'audio'"):
         FusionClassifier(branches={"audio": "resnet"}, **FAST).fit(X, y)
@@ -629,3 +635,75 @@ def test_plain_numeric_matrix_is_one_block():
         clf = FusionClassifier("bilinear", **FAST).fit(X, y)
     assert list(clf.modalities_) == ["features"]
     assert clf.score(X, y) > 0.8
+
+
+class _InterruptAt(Callback):
+    """Simulates Ctrl-C inside the training loop, at a given batch."""
+
+    def __init__(self, batch=3):
+        self.batch = batch
+
+    def initialize(self):
+        self.seen_ = 0
+        return self
+
+    def on_batch_end(self, net, **kwargs):
+        self.seen_ += 1
+        if self.seen_ == self.batch:
+            raise KeyboardInterrupt
+
+
+def _fitted_state(est):
+    return {k: v for k, v in vars(est).items() if k.endswith("_")}
+
+
+def test_interrupted_fit_raises_and_keeps_previous_state(small):
+    X, y = small
+    clf = FusionClassifier(callbacks=[_InterruptAt(3)], **FAST)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        clf.fit(X, y)
+    assert not _fitted_state(clf)  # still unfitted
+
+    clf = FusionClassifier(**{**FAST, "max_epochs": 3}).fit(X, y)
+    before = clf.predict_proba(X)
+    net = clf.net_
+    y_other = np.where(y == y[0], "a", "b")  # new labels: classes_ must not change
+    clf.set_params(callbacks=[_InterruptAt(2)])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y_other)
+    assert clf.net_ is net
+    assert list(clf.classes_) == sorted(set(y))
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_failure_in_network_construction_keeps_previous_state(small):
+    X, y = small
+    clf = FusionClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    before = _fitted_state(clf)
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with patch("skmm.fusion._network.FusionNetwork.__init__", broken):
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X.iloc[:, :30], y)
+    after = _fitted_state(clf)
+    assert after.keys() == before.keys()
+    assert all(after[k] is before[k] for k in before)
+    assert clf.n_features_in_ == X.shape[1]
+
+
+def test_early_stopping_is_not_an_interrupt(small):
+    X, y = small
+    clf = FusionClassifier(
+        early_stopping=True, n_iter_no_change=2, **{**FAST, "max_epochs": 200}
+    ).fit(X, y)
+    assert len(clf.history_) < 200
+
+
+def test_single_class_y_is_an_error(small):
+    X, y = small
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        FusionClassifier(**FAST).fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        FusionClassifier(classes=[0, 1, 2], **FAST).fit(X, np.ones(len(y)))

@@ -38,6 +38,7 @@ from torch import nn
 
 __all__ = [
     "BRANCHES",
+    "CNN_NORMS",
     "SEQUENCE_BRANCHES",
     "CNNBranch",
     "IdentityBranch",
@@ -105,13 +106,27 @@ class IdentityBranch(nn.Module):
         return x
 
 
+#: Normalisation layers of the CNN branch (``cnn_norm``).
+CNN_NORMS = ("none", "batch", "group")
+
+
+def _conv_norm(kind, channels):
+    if kind == "batch":
+        return [nn.BatchNorm2d(channels)]
+    if kind == "group":
+        # per-sample statistics: no dependence on the batch (nor on the absent
+        # rows, zero-filled, that share it)
+        return [nn.GroupNorm(min(4, channels), channels)]
+    return []
+
+
 class CNNBranch(nn.Module):
     """Small 2-D convolutional network over a grid block.
 
-    Two 3x3 conv + ReLU layers (``max(8, hidden_size // 2)`` then
-    ``hidden_size`` channels), each followed by 2x2 max pooling while the grid
-    is at least 4 wide, an adaptive average pool to at most 4x4, and a ReLU
-    linear layer to ``hidden_size``.
+    Two 3x3 conv (+ normalisation) + ReLU layers (``max(8, hidden_size // 2)``
+    then ``hidden_size`` channels), each followed by 2x2 max pooling while the
+    grid is at least 4 wide, an adaptive average pool to at most 4x4, and a
+    ReLU linear layer to ``hidden_size``.
 
     Parameters
     ----------
@@ -119,9 +134,12 @@ class CNNBranch(nn.Module):
         ``(C, H, W)`` or ``(H, W)`` (one channel).
     hidden_size : int
     dropout : float, default=0.0
+    norm : {"none", "batch", "group"}, default="none"
+        Normalisation after each convolution: none, ``BatchNorm2d``, or
+        ``GroupNorm`` with up to 4 groups (per-sample statistics).
     """
 
-    def __init__(self, input_shape, hidden_size, dropout=0.0):
+    def __init__(self, input_shape, hidden_size, dropout=0.0, norm="none"):
         super().__init__()
         shape = tuple(int(s) for s in input_shape)
         if len(shape) == 2:
@@ -135,7 +153,11 @@ class CNNBranch(nn.Module):
         channels, height, width = shape
         layers = []
         for out_channels in (max(8, hidden_size // 2), hidden_size):
-            layers += [nn.Conv2d(channels, out_channels, 3, padding=1), nn.ReLU()]
+            layers += [
+                nn.Conv2d(channels, out_channels, 3, padding=1),
+                *_conv_norm(norm, out_channels),
+                nn.ReLU(),
+            ]
             if min(height, width) >= 4:
                 layers.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
@@ -283,7 +305,7 @@ def _accepted_kwargs(cls, candidates):
     return {k: v for k, v in candidates.items() if k in params}
 
 
-def make_branch(spec, hidden_size, *, n_heads=4, dropout=0.0):
+def make_branch(spec, hidden_size, *, n_heads=4, dropout=0.0, cnn_norm="none"):
     """Build the branch module of one block.
 
     Parameters
@@ -293,6 +315,8 @@ def make_branch(spec, hidden_size, *, n_heads=4, dropout=0.0):
         name or class, width, shape and vocabulary size.
     hidden_size, n_heads, dropout
         Network-wide sizes.
+    cnn_norm : {"none", "batch", "group"}, default="none"
+        Normalisation layers of the built-in CNN branch.
 
     Returns
     -------
@@ -321,7 +345,7 @@ def make_branch(spec, hidden_size, *, n_heads=4, dropout=0.0):
     if branch == "identity":
         return IdentityBranch(spec.size)
     if branch == "cnn":
-        return CNNBranch(spec.shape, hidden_size, dropout)
+        return CNNBranch(spec.shape, hidden_size, dropout, norm=cnn_norm)
     if branch in ("lstm", "gru"):
         return RecurrentBranch(
             spec.shape,

@@ -1,25 +1,18 @@
 """FusionClassifier and FusionRegressor: sklearn estimators over skorch nets."""
 
-import copy
-import math
 import numbers
-from collections.abc import Mapping
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
 from skorch.helper import SliceDict
-from skorch.utils import to_tensor
 from torch import nn
 
 from skmm.exceptions import InvalidSampleError
+from skmm.fusion._branches import BRANCHES, CNN_NORMS
 from skmm.fusion._fusers import FUSIONS
 from skmm.fusion._network import (
     FusionNetwork,
@@ -27,98 +20,12 @@ from skmm.fusion._network import (
     make_block_specs,
     network_inputs,
 )
+from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
-from skmm.utils._torch import resolve_device, torch_threads
+from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
+from skmm.utils._torch import torch_threads
 
 __all__ = ["FusionClassifier", "FusionRegressor"]
-
-_OPTIMIZERS = {
-    "adam": (torch.optim.Adam, {}),
-    "adamw": (torch.optim.AdamW, {}),
-    "sgd": (torch.optim.SGD, {"momentum": 0.9}),
-    "rmsprop": (torch.optim.RMSprop, {}),
-}
-
-#: Smallest batch used for inference (prediction and validation loss).
-_MIN_INFERENCE_BATCH = 256
-
-
-def _silent(*args, **kwargs):
-    """A sink that prints nothing (EarlyStopping messages when verbose=0)."""
-
-
-class _TensorBatchIterator:
-    """Mini-batches of a skorch ``Dataset`` of tensors, by direct tensor indexing.
-
-    skorch's default ``DataLoader`` fetches and collates one sample at a time,
-    which costs more than a small network's step. This iterator (used as
-    skorch's ``iterator_train``/``iterator_valid``) indexes whole batches out of
-    the tensors instead; shuffling draws ``torch.randperm`` from the seeded
-    global generator. ``torch.utils.data.Subset`` views (skorch's internal
-    validation split) are resolved to index tensors.
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=False):
-        indices = None
-        while isinstance(dataset, torch.utils.data.Subset):
-            idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
-            indices = idx if indices is None else idx[indices]
-            dataset = dataset.dataset
-        self.X = {k: torch.as_tensor(v) for k, v in dataset.X.items()}
-        self.y = None if dataset.y is None else torch.as_tensor(dataset.y)
-        self.indices = indices
-        self.n = len(indices) if indices is not None else len(dataset)
-        self.batch_size = self.n if batch_size in (-1, None) else int(batch_size)
-        self.batch_size = max(1, self.batch_size)
-        self.shuffle = shuffle
-
-    def __len__(self):
-        return math.ceil(self.n / self.batch_size)
-
-    def __iter__(self):
-        order = torch.randperm(self.n) if self.shuffle else None
-        if self.indices is not None:
-            order = self.indices if order is None else self.indices[order]
-        for start in range(0, self.n, self.batch_size):
-            if order is None:
-                idx = slice(start, start + self.batch_size)
-            else:
-                idx = order[start : start + self.batch_size]
-            Xb = {k: v[idx] for k, v in self.X.items()}
-            yield Xb, (None if self.y is None else self.y[idx])
-
-
-class _FusionNet(NeuralNet):
-    """skorch net whose loss is weighted by the ``sample_weight`` in the batch.
-
-    skorch FAQ recipe: the criterion does not reduce (``reduction="none"``), the
-    weights travel inside the dict ``X`` (key ``"sample_weight"``, only when
-    weights were given) so they are batched and split with the data, and
-    ``get_loss`` takes the weighted mean ``sum(w * l) / sum(w)`` of the batch
-    (integer weights act like repeated rows; rows with weight 0 do not
-    contribute, not even a non-finite loss).
-    """
-
-    def _set_training(self, training=True):
-        # Called for every batch; FusionNetwork switches all its submodules
-        # together, so skip the recursive ``train()`` walk when the mode is
-        # already right.
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, nn.Module) and module.training != training:
-                module.train(training)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device)
-        loss = self.criterion_(y_pred, y_true)
-        if loss.dim() > 1:
-            loss = loss.reshape(loss.shape[0], -1).mean(dim=1)
-        weight = X.get("sample_weight") if isinstance(X, Mapping) else None
-        if weight is None:
-            return loss.mean()
-        weight = weight.to(device=loss.device, dtype=loss.dtype)
-        loss = torch.where(weight > 0, loss, torch.zeros_like(loss))
-        return (weight * loss).sum() / weight.sum().clamp_min(1e-12)
 
 
 def _check_sample_weight(sample_weight, n_samples):
@@ -153,7 +60,7 @@ def _check_some_present(present, names):
         )
 
 
-class _BaseFusion(BaseEstimator):
+class _BaseFusion(BaseNetworkEstimator):
     """Shared machinery of FusionClassifier and FusionRegressor."""
 
     #: sklearn common checks that fail by design, with the reason (for
@@ -175,74 +82,26 @@ class _BaseFusion(BaseEstimator):
         ),
     }
 
-    def _validate_params(self):
-        fusion = self.fusion
-        if isinstance(fusion, type):
-            if not issubclass(fusion, nn.Module):
-                raise ValueError(
-                    f"fusion class must subclass torch.nn.Module; got {fusion!r}."
-                )
-        elif fusion not in FUSIONS:
-            raise ValueError(
-                f"Unknown fusion {fusion!r}; expected one of {sorted(FUSIONS)} or an "
-                "nn.Module class following the fusion interface."
-            )
-        check_scalar(self.hidden_size, "hidden_size", numbers.Integral, min_val=1)
-        check_scalar(self.n_heads, "n_heads", numbers.Integral, min_val=1)
-        check_scalar(self.rank, "rank", numbers.Integral, min_val=1)
-        check_scalar(
-            self.dropout,
-            "dropout",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
-        check_scalar(
-            self.modality_dropout,
-            "modality_dropout",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
-        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(
-            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
-        )
-        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
-        check_scalar(
-            self.validation_fraction,
-            "validation_fraction",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="neither",
-        )
-        check_scalar(
-            self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1
-        )
-        check_scalar(self.tol, "tol", numbers.Real, min_val=0)
-        optimizer = self.optimizer
-        if isinstance(optimizer, type):
-            if not issubclass(optimizer, torch.optim.Optimizer):
-                raise ValueError(
-                    f"optimizer class must subclass torch.optim.Optimizer; got "
-                    f"{optimizer!r}."
-                )
-        elif optimizer not in _OPTIMIZERS:
-            raise ValueError(
-                f"Unknown optimizer {optimizer!r}; expected one of "
-                f"{sorted(_OPTIMIZERS)} or a torch.optim.Optimizer class."
-            )
-        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
-            raise ValueError(
-                "callbacks must be None or a list of skorch callbacks (or "
-                f"(name, callback) tuples); got {self.callbacks!r}."
-            )
+    _parameter_constraints = {
+        **BaseNetworkEstimator._parameter_constraints,
+        "fusion": [StrOptions(set(FUSIONS)), type],
+        "branches": [StrOptions(set(BRANCHES)), type, dict],
+        "modalities": [dict, None],
+        "block_shapes": [dict, None],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left")],
+        "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "feature_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "spec_augment": [Interval(numbers.Real, 0, 1, closed="left")],
+        "per_sample_norm": ["boolean"],
+        "cnn_norm": [StrOptions(set(CNN_NORMS))],
+    }
 
-    def _check_heads(self, specs):
+    def _check_params(self, specs):
+        """Cross-parameter checks that constraints cannot express."""
+        if isinstance(self.fusion, type) and not issubclass(self.fusion, nn.Module):
+            raise ValueError(
+                f"fusion class must subclass torch.nn.Module; got {self.fusion!r}."
+            )
         uses_heads = self.fusion == "attention" or any(
             s.branch == "transformer" for s in specs
         )
@@ -253,50 +112,26 @@ class _BaseFusion(BaseEstimator):
                 "branches."
             )
 
-    @staticmethod
-    def _split_labels(target):
-        return target.numpy()
+    def _module_kwargs(self, specs, n_outputs, output_mask):
+        """Constructor arguments of the :class:`FusionNetwork`."""
+        return {
+            "blocks": specs,
+            "fusion": self.fusion,
+            "hidden_size": self.hidden_size,
+            "n_outputs": n_outputs,
+            "n_heads": self.n_heads,
+            "rank": self.rank,
+            "dropout": self.dropout,
+            "modality_dropout": self.modality_dropout,
+            "output_mask": output_mask,
+            "feature_noise": self.feature_noise,
+            "spec_augment": self.spec_augment,
+            "per_sample_norm": self.per_sample_norm,
+            "cnn_norm": self.cnn_norm,
+        }
 
-    def _train_split(self, y, seed):
-        if not self.early_stopping:
-            return None
-        n = len(y)
-        n_valid = math.ceil(self.validation_fraction * n)
-        stratified = False
-        if self._stratify:
-            counts = np.bincount(y)
-            counts = counts[counts > 0]
-            stratified = (
-                counts.min() >= 2
-                and n_valid >= counts.size
-                and n - n_valid >= counts.size
-            )
-        return ValidSplit(
-            self.validation_fraction, stratified=stratified, random_state=seed
-        )
-
-    def _callbacks(self):
-        callbacks = []
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "fusion_early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=self.tol,
-                        threshold_mode="rel",
-                        load_best=True,
-                        sink=print if self.verbose else _silent,
-                    ),
-                )
-            )
-        for callback in self.callbacks or ():
-            callbacks.append(copy.deepcopy(callback))
-        return callbacks
-
+    @atomic_fit
     def _fit(self, X, y, sample_weight):
-        self._validate_params()
         X, y = validate_data(
             self,
             X,
@@ -319,47 +154,9 @@ class _BaseFusion(BaseEstimator):
             block_shapes=self.block_shapes,
             sample_weight=weight,
         )
-        self._check_heads(specs)
-        target, n_outputs, output_mask, criterion = self._prepare_target(y, weight)
-
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
-        device = resolve_device(self.device)
-        if isinstance(self.optimizer, type):
-            optimizer, optimizer_kwargs = self.optimizer, {}
-        else:
-            optimizer, optimizer_kwargs = _OPTIMIZERS[self.optimizer]
-        optimizer_kwargs = {
-            f"optimizer__{k}": v
-            for k, v in {**optimizer_kwargs, "weight_decay": self.weight_decay}.items()
-        }
-        net = _FusionNet(
-            module=FusionNetwork,
-            module__blocks=specs,
-            module__fusion=self.fusion,
-            module__hidden_size=self.hidden_size,
-            module__n_outputs=n_outputs,
-            module__n_heads=self.n_heads,
-            module__rank=self.rank,
-            module__dropout=self.dropout,
-            module__modality_dropout=self.modality_dropout,
-            module__output_mask=output_mask,
-            criterion=criterion,
-            criterion__reduction="none",
-            optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=_TensorBatchIterator,
-            iterator_train__shuffle=True,
-            iterator_valid=_TensorBatchIterator,
-            iterator_valid__batch_size=max(self.batch_size, _MIN_INFERENCE_BATCH),
-            train_split=self._train_split(self._split_labels(target), seed),
-            callbacks=self._callbacks(),
-            device=device,
-            verbose=int(self.verbose),
-            **optimizer_kwargs,
+        self._check_params(specs)
+        target, n_outputs, output_mask, criterion, fitted = self._prepare_target(
+            y, weight
         )
         # weights only ride along in the batches when they were given
         inputs = SliceDict(
@@ -367,13 +164,17 @@ class _BaseFusion(BaseEstimator):
                 X, present, specs, None if sample_weight is None else weight
             )
         )
-        cuda_devices = (
-            [torch.device(device).index or 0] if device.startswith("cuda") else []
+        net = self._train_network(
+            FusionNetwork,
+            self._module_kwargs(specs, n_outputs, output_mask),
+            inputs,
+            target,
+            criterion=criterion,
+            split_labels=target.numpy() if self._stratify else None,
         )
-        with torch_threads(), torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(seed)
-            net.fit(inputs, target)
-
+        # fitted state is assigned only once training succeeded
+        for name, value in fitted.items():
+            setattr(self, name, value)
         self.modalities_ = {spec.name: spec.columns for spec in specs}
         self.block_shapes_ = {spec.name: spec.shape for spec in specs}
         self.branches_ = {spec.name: spec.branch for spec in specs}
@@ -394,10 +195,7 @@ class _BaseFusion(BaseEstimator):
 
     def _raw_output(self, X):
         """Network outputs (logits or standardized targets) as a float64 array."""
-        inputs = self._inputs(X)
-        with torch_threads():
-            output = self.net_.forward(inputs, training=False, device="cpu")
-        return output.to(torch.float64).numpy()
+        return self._forward(self._inputs(X)).to(torch.float64).numpy()
 
     def explain_fusion(self, X):
         """What the fusion did for each sample, for plots and debugging.
@@ -497,6 +295,25 @@ _PARAMS_DOC = """
         Training-time probability of dropping each present modality of a
         sample (at least one is kept), so the model learns to predict from any
         subset of modalities.
+    feature_noise : float, default=0.0
+        Training-time Gaussian noise added to every present float block, in
+        units of its standardized features (e.g. 0.5: half a standard
+        deviation), so that the model does not lean on fine detail of a
+        modality that may be noisy at prediction time. Never applied when
+        predicting.
+    spec_augment : float, default=0.0
+        Training-time SpecAugment-style masking of grid blocks (``(T, F)``
+        spectrograms, ``(H, W)`` or ``(C, H, W)`` images): per sample, one band
+        of up to this fraction of the time (row) axis and one of the frequency
+        (column) axis are masked.
+    per_sample_norm : bool, default=False
+        Standardize every grid block per sample (over its grid), at training
+        and prediction time: level and gain changes of a recording or a photo,
+        and the floor that additive noise raises in a log-mel spectrogram, no
+        longer shift the features.
+    cnn_norm : {"none", "batch", "group"}, default="none"
+        Normalisation layers after each convolution of the ``"cnn"`` branches
+        (``"group"`` uses per-sample statistics).
     max_epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=64
@@ -631,6 +448,10 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         rank=4,
         dropout=0.1,
         modality_dropout=0.0,
+        feature_noise=0.0,
+        spec_augment=0.0,
+        per_sample_norm=False,
+        cnn_norm="none",
         max_epochs=50,
         batch_size=64,
         lr=1e-3,
@@ -655,6 +476,10 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.rank = rank
         self.dropout = dropout
         self.modality_dropout = modality_dropout
+        self.feature_noise = feature_noise
+        self.spec_augment = spec_augment
+        self.per_sample_norm = per_sample_norm
+        self.cnn_norm = cnn_norm
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -669,6 +494,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.device = device
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the fusion network.
 
@@ -707,15 +533,22 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
                     f"{np.unique(y[unknown]).tolist()[:5]} (classes="
                     f"{encoder.classes_.tolist()})."
                 )
-        self.classes_ = encoder.classes_
+        classes = encoder.classes_
         codes = encoder.transform(y).astype(np.int64)
-        seen = np.bincount(codes, weights=weight, minlength=len(self.classes_)) > 0
+        seen = np.bincount(codes, weights=weight, minlength=len(classes)) > 0
+        if seen.sum() < 2:
+            found = classes[seen].tolist() if seen.any() else []
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes (with "
+                f"non-zero weight) in y; the data contains only one class: {found}."
+            )
         output_mask = None if seen.all() else seen
         return (
             torch.from_numpy(codes),
-            len(self.classes_),
+            len(classes),
             output_mask,
             nn.CrossEntropyLoss,
+            {"classes_": classes},
         )
 
     def predict_proba(self, X):
@@ -805,6 +638,10 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         rank=4,
         dropout=0.1,
         modality_dropout=0.0,
+        feature_noise=0.0,
+        spec_augment=0.0,
+        per_sample_norm=False,
+        cnn_norm="none",
         max_epochs=50,
         batch_size=64,
         lr=1e-3,
@@ -828,6 +665,10 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.rank = rank
         self.dropout = dropout
         self.modality_dropout = modality_dropout
+        self.feature_noise = feature_noise
+        self.spec_augment = spec_augment
+        self.per_sample_norm = per_sample_norm
+        self.cnn_norm = cnn_norm
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -842,6 +683,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.device = device
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the fusion network.
 
@@ -861,14 +703,13 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
     def _prepare_target(self, y, weight):
         y = np.asarray(y, dtype=np.float64)
-        self._y_ndim = y.ndim
         y2 = y.reshape(len(y), -1)
         mean = np.average(y2, axis=0, weights=weight)
         scale = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weight))
         scale[scale < 1e-12 + 1e-9 * np.abs(mean)] = 1.0
-        self._y_mean, self._y_scale = mean, scale
         target = torch.from_numpy(((y2 - mean) / scale).astype(np.float32))
-        return target, y2.shape[1], None, nn.MSELoss
+        fitted = {"_y_ndim": y.ndim, "_y_mean": mean, "_y_scale": scale}
+        return target, y2.shape[1], None, nn.MSELoss, fitted
 
     def predict(self, X):
         """Predicted targets.

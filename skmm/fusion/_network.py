@@ -319,6 +319,35 @@ def network_inputs(X, present, specs, sample_weight=None):
     return inputs
 
 
+def _grid_view(spec):
+    """``(C, A, B)`` view of a float grid block (spectrogram, image), or None."""
+    if spec.kind != "float" or spec.shape is None:
+        return None
+    if len(spec.shape) == 2:
+        return (1, *spec.shape)
+    if len(spec.shape) == 3 and spec.branch == "cnn":
+        return tuple(spec.shape)
+    return None
+
+
+def _band(n, size, max_fraction, device):
+    """Per-row boolean masks of one random band of up to ``max_fraction``."""
+    width = (torch.rand(n, 1, device=device) * max_fraction * size).floor()
+    start = (torch.rand(n, 1, device=device) * (size - width + 1)).floor()
+    index = torch.arange(size, device=device)[None, :]
+    return (index >= start) & (index < start + width)
+
+
+def _mask_grid(x, grid, max_fraction):
+    """SpecAugment: zero one band along each of the two grid axes, per sample."""
+    n = x.shape[0]
+    channels, rows, cols = grid
+    row_mask = _band(n, rows, max_fraction, x.device)[:, None, :, None]
+    col_mask = _band(n, cols, max_fraction, x.device)[:, None, None, :]
+    view = x.reshape(n, channels, rows, cols)
+    return view.masked_fill(row_mask | col_mask, 0.0).reshape(n, -1)
+
+
 class FusionNetwork(nn.Module):
     """Branches per modality, a fusion module and an output layer.
 
@@ -342,6 +371,22 @@ class FusionNetwork(nn.Module):
         absent) with this probability; at least one present modality is kept.
     output_mask : array-like of bool of shape (n_outputs,), default=None
         Outputs set to ``-inf`` (classes never seen in training: probability 0).
+    feature_noise : float, default=0.0
+        In training, Gaussian noise of this standard deviation (in units of the
+        standardized features) is added to every present float block.
+    spec_augment : float, default=0.0
+        In training, SpecAugment-style masking of grid blocks (a ``(T, F)``
+        spectrogram or an ``(H, W)`` / ``(C, H, W)`` image): per sample, one
+        band of up to ``spec_augment`` of the first grid axis (time, rows) and
+        one of up to ``spec_augment`` of the second (frequency, columns) are
+        set to the standardized mean, 0.
+    per_sample_norm : bool, default=False
+        Standardize every grid block per sample (zero mean, unit variance over
+        the sample's grid, after the dataset standardization), at training and
+        prediction time: gain and level shifts of a recording or a photo (and
+        the floor that additive noise raises) no longer move the features.
+    cnn_norm : {"none", "batch", "group"}, default="none"
+        Normalisation layers in the built-in CNN branches.
 
     Notes
     -----
@@ -367,14 +412,28 @@ class FusionNetwork(nn.Module):
         dropout=0.0,
         modality_dropout=0.0,
         output_mask=None,
+        feature_noise=0.0,
+        spec_augment=0.0,
+        per_sample_norm=False,
+        cnn_norm="none",
     ):
         super().__init__()
         self.names = [spec.name for spec in blocks]
         self.kinds = [spec.kind for spec in blocks]
+        self.grids = [_grid_view(spec) for spec in blocks]
         self.modality_dropout = float(modality_dropout)
+        self.feature_noise = float(feature_noise)
+        self.spec_augment = float(spec_augment)
+        self.per_sample_norm = bool(per_sample_norm)
         self.branches = nn.ModuleList(
             [
-                make_branch(spec, hidden_size, n_heads=n_heads, dropout=dropout)
+                make_branch(
+                    spec,
+                    hidden_size,
+                    n_heads=n_heads,
+                    dropout=dropout,
+                    cnn_norm=cnn_norm,
+                )
                 for spec in blocks
             ]
         )
@@ -419,6 +478,20 @@ class FusionNetwork(nn.Module):
             kept[rows, choice[rows]] = True
         return kept
 
+    def _robust_inputs(self, x, grid):
+        """Per-sample grid normalisation, then (training only) masks and noise."""
+        if grid is not None and self.per_sample_norm:
+            mean = x.mean(dim=1, keepdim=True)
+            std = x.std(dim=1, keepdim=True, unbiased=False)
+            x = (x - mean) / (std + 1e-5)
+        if not self.training:
+            return x
+        if grid is not None and self.spec_augment > 0:
+            x = _mask_grid(x, grid, self.spec_augment)
+        if self.feature_noise > 0:
+            x = x + self.feature_noise * torch.randn_like(x)
+        return x
+
     def forward(self, present, sample_weight=None, return_info=False, **blocks):
         present = present.bool()
         if self.training and self.modality_dropout > 0:
@@ -428,6 +501,7 @@ class FusionNetwork(nn.Module):
             x = blocks[block_key(k)]
             if self.kinds[k] == "float":
                 x = (x - getattr(self, f"mean{k}")) / getattr(self, f"scale{k}")
+                x = self._robust_inputs(x, self.grids[k])
             x = torch.where(present[:, k : k + 1], x, 0.0)
             out = branch(x)
             if isinstance(out, tuple):
