@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from skmm.exceptions import InvalidSampleError
@@ -41,10 +42,10 @@ from skmm.utils import (
     table_presence,
 )
 from skmm.utils._sklearn_compat import (
+    _check_method_params,
     _check_y,
     _routing_enabled,
     _safe_indexing,
-    get_routing_for_object,
 )
 
 __all__ = [
@@ -155,7 +156,7 @@ class ModalInput:
                 self._presence = table_presence(self.data, self.layout)
             else:
                 X = self.data
-                if sp.issparse(X):
+                if sp.issparse(X) or X.ndim > 2:
                     self._presence = np.ones((X.shape[0], len(self.layout)), bool)
                 else:
                     if X.dtype.kind not in "fc":
@@ -235,7 +236,17 @@ def _take_rows(data, rows):
     return data[rows]
 
 
-def check_ensemble_input(estimator, X, *, reset, modalities=None, kind=None):
+def check_ensemble_input(
+    estimator,
+    X,
+    *,
+    reset,
+    modalities=None,
+    kind=None,
+    ensure_all_finite="allow-nan",
+    partial=None,
+    allow_nd=False,
+):
     """Validate ``X`` for an ensemble and resolve its modality layout.
 
     On ``reset`` (fit) the kind of input is decided (``kind`` or
@@ -244,9 +255,11 @@ def check_ensemble_input(estimator, X, *, reset, modalities=None, kind=None):
     afterwards the input is read the same way and checked against them.
 
     Numeric input goes through :func:`~sklearn.utils.validation.validate_data`
-    (sparse CSR/CSC accepted; infinity rejected; NaN allowed, since an all-NaN
-    block is a missing modality). A partly-NaN block counts as present when the
-    estimator's tags allow NaN (its members handle gaps) and raises
+    (sparse CSR/CSC accepted; infinity rejected unless
+    ``ensure_all_finite=False``; NaN allowed, since an all-NaN block is a
+    missing modality; n-D arrays with ``allow_nd``). A partly-NaN block counts
+    as present when ``partial="present"`` or (``partial=None``) when the
+    estimator's tags allow NaN (its members handle gaps), and raises
     :class:`~skmm.exceptions.InvalidSampleError` otherwise. Raw input goes
     through :func:`~skmm.utils.as_table`; DataFrame column names are kept.
 
@@ -276,8 +289,13 @@ def check_ensemble_input(estimator, X, *, reset, modalities=None, kind=None):
         reset=reset,
         accept_sparse=["csr", "csc"],
         dtype=None,
-        ensure_all_finite="allow-nan",
+        ensure_all_finite=ensure_all_finite,
+        allow_nd=allow_nd,
     )
+    if data.ndim > 2:  # n-D samples (allow_nd): one block of all their values
+        if reset:
+            estimator.modalities_ = {"features": np.arange(estimator.n_features_in_)}
+        return ModalInput(NUMERIC, data, estimator.modalities_, None, "present")
     names = getattr(estimator, "feature_names_in_", None)
     if reset:
         estimator.modalities_ = resolve_modalities(
@@ -290,7 +308,8 @@ def check_ensemble_input(estimator, X, *, reset, modalities=None, kind=None):
         for name, cols in layout.items():
             for j in cols:
                 names[j] = f"{name}__x{j}"
-    partial = "present" if get_tags(estimator).input_tags.allow_nan else "raise"
+    if partial is None:
+        partial = "present" if get_tags(estimator).input_tags.allow_nan else "raise"
     return ModalInput(NUMERIC, data, layout, names, partial)
 
 
@@ -417,7 +436,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         self.modalities = modalities
         self.kind = kind
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         inp = check_ensemble_input(
             self, X, reset=True, modalities=self.modalities, kind=self.kind
         )
@@ -435,16 +454,16 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         est = clone(self.estimator)
         self.takes_table_ = bool(multimodal_encoder_paths(est))
         Xs = inp.rows(rows).select(self.modality, table=self.takes_table_)
-        if sample_weight is None:
-            est.fit(Xs, y[rows])
-        else:
+        fit_params = _check_method_params(inp.data, params=fit_params, indices=rows)
+        if sample_weight is not None:
             param = sample_weight_param(est)
             if param is None:
                 raise TypeError(
                     f"The expert of modality {self.modality!r} "
                     f"({type(est).__name__}) does not support sample weights."
                 )
-            est.fit(Xs, y[rows], **{param: np.asarray(sample_weight)[rows]})
+            fit_params[param] = np.asarray(sample_weight)[rows]
+        est.fit(Xs, y[rows], **fit_params)
         self.estimator_ = est
         self.n_present_ = int(rows.size)
         return self

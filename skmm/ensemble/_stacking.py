@@ -1,23 +1,17 @@
 """Stacking per-modality experts: ModalityStackingClassifier / Regressor."""
 
 import copy
-from copy import deepcopy
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.model_selection import check_cv, cross_val_predict
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, column_or_1d, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from skmm.ensemble._common import (
@@ -33,14 +27,14 @@ from skmm.ensemble._common import (
 from skmm.utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
-    _fit_single_estimator,
-    _manual_routing,
-    _raise_for_params,
-    _routing_enabled,
     _VisualBlock,
 )
 
 __all__ = ["ModalityStackingClassifier", "ModalityStackingRegressor"]
+
+
+def _is_drop(estimator):
+    return isinstance(estimator, str) and estimator == "drop"
 
 
 def _constraints(parent):
@@ -151,17 +145,14 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         """The multimodal ``estimators`` by name."""
         return Bunch(**dict(self.estimators or []))
 
-    def _expert_method(self):
-        return "predict_proba" if is_classifier(self) else "predict"
-
-    def _members(self, inp):
-        """Active members: (name, template, stack method, modality or None)."""
-        method = self._expert_method()
+    def _members(self):
+        """Active members: (name, template, modality or None)."""
+        need = "predict_proba" if is_classifier(self) else "predict"
         experts = []
         if self.experts is not None:
-            experts = check_experts(self.experts, need=method)
+            experts = check_experts(self.experts, need=need)
         for name, _ in experts:
-            check_modality(name, inp.layout, "expert")
+            check_modality(name, self.modalities_, "expert")
         estimators = []
         if self.estimators is not None:
             for item in self.estimators:
@@ -173,12 +164,9 @@ class _ModalityStackingMixin(ExpertParamsMixin):
             names = [name for name, _ in self.estimators]
             if names:
                 self._validate_names(names)
-            estimators = [
-                (name, est)
-                for name, est in self.estimators
-                if not (isinstance(est, str) and est == "drop")
-            ]
-        if not experts and not estimators:
+            estimators = list(self.estimators)
+        active = [(n, e) for n, e in estimators if not _is_drop(e)]
+        if not experts and not active:
             raise ValueError(
                 f"{type(self).__name__} needs at least one expert or estimator "
                 "(all are missing or 'drop')."
@@ -192,22 +180,18 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         members = [
             (
                 name,
-                ModalityExpert(
+                self._prefit_experts[name]
+                if self._prefit_experts
+                else ModalityExpert(
                     est, name, modalities=self.modalities, kind=self._input_kind
                 ),
-                method,
                 name,
             )
             for name, est in experts
         ]
-        for name, est in estimators:
-            meth = self._method_name(
-                name, est, "predict" if not is_classifier(self) else self.stack_method
-            )
-            members.append((name, est, meth, None))
-        return members
+        return members + [(name, est, None) for name, est in estimators]
 
-    def _fit_stack(self, X, y, fit_params):
+    def _fit_modal(self, X, y, fit_params):
         inp = check_ensemble_input(self, X, reset=True, modalities=self.modalities)
         check_consistent_length(inp.data, y)
         if self.passthrough and inp.kind == RAW:
@@ -215,63 +199,26 @@ class _ModalityStackingMixin(ExpertParamsMixin):
                 "passthrough=True gives X to the final estimator, which needs an "
                 "encoded numeric matrix; X is a raw multimodal table."
             )
-        members = self._members(inp)
-        self._validate_final_estimator()
         X_full = inp.full()
-        sample_weight = fit_params.get("sample_weight")
-        if _routing_enabled():
-            routed = process_routing(self, "fit", **fit_params)
-            member_params = {name: routed[name]["fit"] for name, *_ in members}
-            final_params = routed["final_estimator_"]["fit"]
-        else:
-            sw = {"sample_weight": sample_weight} if sample_weight is not None else {}
-            member_params = _manual_routing({name: {"fit": sw} for name, *_ in members})
-            member_params = {name: member_params[name]["fit"] for name, *_ in members}
-            final_params = sw
-        self._set_absent_fill(y, sample_weight)
-
-        if self.cv == "prefit":
-            fitted = []
-            for name, template, _, modality in members:
-                if modality is None:
-                    est = dict(self.estimators)[name]
-                    check_is_fitted(est)
-                else:
-                    est = self._attach_prefit(template, X_full)
-                fitted.append(est)
-            self.estimators_ = fitted
-            predictions = [
-                getattr(est, meth)(X_full)
-                for est, (_, _, meth, _) in zip(fitted, members)
-            ]
-        else:
-            self.estimators_ = Parallel(n_jobs=self.n_jobs)(
-                delayed(_fit_single_estimator)(
-                    clone(template), X_full, y, member_params[name]
-                )
-                for name, template, _, _ in members
-            )
-            cv = check_cv(self.cv, y=y, classifier=is_classifier(self))
-            if hasattr(cv, "random_state") and cv.random_state is None:
-                cv.random_state = np.random.RandomState()
-            predictions = Parallel(n_jobs=self.n_jobs)(
-                delayed(cross_val_predict)(
-                    clone(template),
+        self._prefit_experts = None
+        if self.cv == "prefit" and self.experts:
+            self._prefit_experts = {
+                name: self._attach_prefit(
+                    ModalityExpert(
+                        est, name, modalities=self.modalities, kind=self._input_kind
+                    ),
                     X_full,
                     y,
-                    cv=deepcopy(cv),
-                    method=meth,
-                    params=member_params[name],
-                    verbose=self.verbose,
                 )
-                for name, template, meth, _ in members
-            )
-        self.stack_method_ = [meth for _, _, meth, _ in members]
-        self._member_names = [name for name, *_ in members]
-        self._member_modalities = [modality for *_, modality in members]
-        self.named_estimators_ = Bunch(
-            **dict(zip(self._member_names, self.estimators_))
-        )
+                for name, est in check_experts(self.experts)
+            }
+        self._set_absent_fill(y, fit_params.get("sample_weight"))
+        try:
+            # _BaseStacking.fit: members, cross-validated predictions (stacked by
+            # _concatenate_predictions) and the final estimator.
+            super().fit(X_full, y, **fit_params)
+        finally:
+            del self._prefit_experts
         self.experts_ = {
             name: est.estimator_
             for name, est, modality in zip(
@@ -279,11 +226,36 @@ class _ModalityStackingMixin(ExpertParamsMixin):
             )
             if modality is not None
         }
-        X_meta = self._meta_features(inp, predictions)
-        _fit_single_estimator(self.final_estimator_, X_meta, y, fit_params=final_params)
         return self
 
-    def _attach_prefit(self, wrapper, X):
+    # -- hooks of _BaseStacking -------------------------------------------------
+    def _validate_estimators(self):
+        members = self._members()
+        active = [(n, e, m) for n, e, m in members if not _is_drop(e)]
+        self._member_names = [n for n, _, _ in active]
+        self._member_modalities = [m for _, _, m in active]
+        return [n for n, _, _ in members], [e for _, e, _ in members]
+
+    def _concatenate_predictions(self, X, predictions):
+        """Expert outputs get ``absent_fill_`` and a presence column, then stack.
+
+        An abstaining expert's rows are NaN (see
+        :class:`~skmm.ensemble._common.ModalityExpert`); they become the
+        neutral fill and a 0 in the expert's presence indicator.
+        """
+        stacked = []
+        for pred, modality in zip(predictions, self._member_modalities):
+            if modality is not None:
+                pred = np.array(pred, dtype=np.float64)
+                if pred.ndim == 1:
+                    pred = pred[:, np.newaxis]
+                absent = np.isnan(pred).any(axis=1)
+                pred[absent] = self.absent_fill_
+                pred = np.hstack([pred, (~absent)[:, np.newaxis]])
+            stacked.append(pred)
+        return super()._concatenate_predictions(X, stacked)
+
+    def _attach_prefit(self, wrapper, X, y):
         """Wrap an already fitted expert without refitting it."""
         expert = wrapper.estimator
         check_is_fitted(expert)
@@ -293,48 +265,14 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         wrapper.estimator_ = expert
         wrapper.takes_table_ = bool(multimodal_encoder_paths(expert))
         if is_classifier(self):
-            wrapper.classes_ = self.classes_
+            wrapper.classes_ = np.unique(y)
         return wrapper
 
-    def _meta_features(self, inp, predictions):
-        blocks = []
-        self._n_feature_outs = []
-        binary = is_classifier(self) and len(self.classes_) == 2
-        for pred, meth, modality in zip(
-            predictions, self.stack_method_, self._member_modalities
-        ):
-            pred = np.asarray(pred, dtype=np.float64)
-            if pred.ndim == 1:
-                pred = pred.reshape(-1, 1)
-            if modality is not None:
-                present = inp.presence_of(modality)
-                pred = pred.copy()
-                pred[~present] = self.absent_fill_
-            if meth == "predict_proba" and binary:
-                pred = pred[:, 1:]
-            blocks.append(pred)
-            width = pred.shape[1]
-            if modality is not None:
-                blocks.append(present[:, np.newaxis].astype(np.float64))
-                width += 1
-            self._n_feature_outs.append(width)
-        if self.passthrough:
-            X = inp.data
-            if sp.issparse(X):
-                return sp.hstack([sp.csr_matrix(np.hstack(blocks)), X], format=X.format)
-            blocks.append(np.asarray(X, dtype=np.float64))
-        return np.hstack(blocks)
-
-    def _transform(self, X):
-        """Meta-features: expert outputs + presence indicators + member outputs."""
+    def _check_transform_input(self, X):
         check_is_fitted(self)
-        inp = check_ensemble_input(self, X, reset=False, modalities=self.modalities)
-        X_full = inp.full()
-        predictions = [
-            getattr(est, meth)(X_full)
-            for est, meth in zip(self.estimators_, self.stack_method_)
-        ]
-        return self._meta_features(inp, predictions)
+        return check_ensemble_input(
+            self, X, reset=False, modalities=self.modalities
+        ).full()
 
     def get_feature_names_out(self, input_features=None):
         """Names of the meta-features given to the final estimator.
@@ -397,9 +335,7 @@ class _ModalityStackingMixin(ExpertParamsMixin):
             final_estimator_ = self.final_estimator
         router.add(
             final_estimator_=final_estimator_,
-            method_mapping=MethodMapping()
-            .add(caller="predict", callee="predict")
-            .add(caller="fit", callee="fit"),
+            method_mapping=MethodMapping().add(caller="predict", callee="predict"),
         )
         return router
 
@@ -554,24 +490,25 @@ class ModalityStackingClassifier(_ModalityStackingMixin, StackingClassifier):
         -------
         self : ModalityStackingClassifier
         """
-        _raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
         if y is None:
             raise ValueError(
                 f"This {type(self).__name__} estimator requires y to be passed, but "
                 "the target y is None."
             )
         check_classification_targets(y)
-        if type_of_target(y) in ("multilabel-indicator", "multiclass-multioutput"):
+        if self.experts and type_of_target(y) == "multilabel-indicator":
             raise ValueError(
-                f"{type(self).__name__} supports single-output classification only."
+                "Per-modality experts support single-output targets; a multilabel y "
+                "works with multimodal estimators only (estimators=[...])."
             )
-        y = column_or_1d(y, warn=True)
-        self._label_encoder = LabelEncoder().fit(y)
-        self.classes_ = self._label_encoder.classes_
-        return self._fit_stack(X, self._label_encoder.transform(y), fit_params)
+        return self._fit_modal(X, y, fit_params)
 
     def _set_absent_fill(self, y, sample_weight):
-        counts = np.bincount(y, weights=sample_weight, minlength=len(self.classes_))
+        if type_of_target(y) == "multilabel-indicator":  # no experts: not used
+            self.absent_fill_ = np.average(np.asarray(y), axis=0, weights=sample_weight)
+            return
+        _, codes = np.unique(column_or_1d(y, warn=False), return_inverse=True)
+        counts = np.bincount(codes, weights=sample_weight)
         self.absent_fill_ = counts / counts.sum()
 
     def transform(self, X):
@@ -587,7 +524,7 @@ class ModalityStackingClassifier(_ModalityStackingMixin, StackingClassifier):
         X_meta : ndarray of shape (n_samples, n_meta_features)
             Named by :meth:`get_feature_names_out`.
         """
-        return self._transform(X)
+        return self._transform(self._check_transform_input(X))
 
 
 @fill_doc(
@@ -688,18 +625,18 @@ class ModalityStackingRegressor(_ModalityStackingMixin, StackingRegressor):
         -------
         self : ModalityStackingRegressor
         """
-        _raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
         if y is None:
             raise ValueError(
                 f"This {type(self).__name__} estimator requires y to be passed, but "
                 "the target y is None."
             )
-        y = column_or_1d(y, warn=True)
-        return self._fit_stack(X, y, fit_params)
+        return self._fit_modal(X, y, fit_params)
 
     def _set_absent_fill(self, y, sample_weight):
         self.absent_fill_ = np.atleast_1d(
-            np.average(np.asarray(y, dtype=np.float64), weights=sample_weight)
+            np.average(
+                column_or_1d(y, warn=False).astype(np.float64), weights=sample_weight
+            )
         )
 
     def transform(self, X):
@@ -715,4 +652,4 @@ class ModalityStackingRegressor(_ModalityStackingMixin, StackingRegressor):
         X_meta : ndarray of shape (n_samples, n_meta_features)
             Named by :meth:`get_feature_names_out`.
         """
-        return self._transform(X)
+        return self._transform(self._check_transform_input(X))

@@ -2,17 +2,19 @@
 
 import copy
 import numbers
-import warnings
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 from joblib import effective_n_jobs
+from sklearn import config_context, get_config
 from sklearn.base import clone
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from skmm.ensemble._common import (
     RAW,
@@ -28,9 +30,7 @@ from skmm.exceptions import InvalidSampleError
 from skmm.utils._sklearn_compat import (
     HasMethods,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
-    _raise_for_unsupported_routing,
     _set_random_states,
 )
 
@@ -210,14 +210,21 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         self.weighting = weighting
         self.n_jobs = n_jobs
 
-    # -- validation -------------------------------------------------------------
+    # -- hooks of BaseWeightBoosting ---------------------------------------------
     def _check_X(self, X):
+        return self._input(X).full()
+
+    def _input(self, X, *, reset=False):
         return check_ensemble_input(
-            self, X, reset=False, modalities=self.modalities
-        ).full()
+            self, X, reset=reset, modalities=self.modalities, allow_nd=True
+        )
 
     def _validate_estimator(self):
-        """Set ``estimator_`` and the candidates each round chooses from."""
+        """Set ``estimator_`` and the candidates each round chooses from.
+
+        Unlike scikit-learn's, any estimator is accepted: a round routes the
+        weights to a pipeline's final step or resamples (see ``weighting``).
+        """
         experts = [] if self.experts is None else check_experts(self.experts)
         if self.experts is not None and not experts and self.estimator is None:
             raise ValueError("Every expert is 'drop' and no estimator is given.")
@@ -248,6 +255,20 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
             candidates.append((None, self.estimator_))
         self._candidates = candidates
 
+    def _make_estimator(self, append=True, random_state=None):
+        """One boosting round: every candidate is fitted, the best one is kept."""
+        round_ = _BoostingRound(
+            self._candidates,
+            seed=random_state.randint(MAX_INT),
+            resample=self.weighting == "resample",
+            n_jobs=self.n_jobs,
+            rebuild=self._rebuild,
+            finite=self._assume_finite,
+        )
+        if append:
+            self.estimators_.append(round_)
+        return round_
+
     # -- fit ----------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -256,7 +277,8 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         Parameters
         ----------
         X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
-            A raw multimodal table or an encoded numeric matrix.
+            A raw multimodal table or an encoded numeric matrix (n-D arrays are
+            accepted, as by scikit-learn's AdaBoost).
         y : array-like of shape (n_samples,)
             The class labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -266,109 +288,32 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         -------
         self : MultimodalAdaBoostClassifier
         """
-        _raise_for_unsupported_routing(self, "fit", sample_weight=sample_weight)
-        inp = check_ensemble_input(self, X, reset=True, modalities=self.modalities)
+        inp = self._input(X, reset=True)
         y = check_target(self, y, multi_output=False)
-        check_consistent_length(inp.data, y)
         check_classification_targets(y)
-        self.classes_, y = np.unique(y, return_inverse=True)
-        self.n_classes_ = len(self.classes_)
-        sample_weight = _check_sample_weight(
-            sample_weight,
-            inp.data,
-            dtype=np.float64,
-            copy=True,
-            ensure_non_negative=True,
-        )
-        sample_weight /= sample_weight.sum()
-        self._validate_estimator()
-        self.estimators_ = []
-        self.estimators_modalities_ = []
-        self.estimator_weights_ = np.zeros(self.n_estimators, dtype=np.float64)
-        self.estimator_errors_ = np.ones(self.n_estimators, dtype=np.float64)
-        random_state = check_random_state(self.random_state)
-        epsilon = np.finfo(sample_weight.dtype).eps
-        zero_weight_mask = sample_weight == 0.0
-        for iboost in range(self.n_estimators):
-            sample_weight = np.clip(sample_weight, a_min=epsilon, a_max=None)
-            sample_weight[zero_weight_mask] = 0.0
-            sample_weight, estimator_weight, estimator_error = self._boost(
-                iboost, inp, y, sample_weight, random_state
+        names = None if inp.kind == RAW else inp.names
+        columns = list(inp.data.columns) if hasattr(inp.data, "columns") else None
+        self._rebuild = _Rebuild(inp.kind, names, columns)
+        self._assume_finite = get_config()["assume_finite"]
+        # AdaBoost's own fit validates X again and runs the SAMME loop; X was
+        # checked above (NaN allowed: all-NaN blocks are missing modalities),
+        # so its finiteness check is skipped there (and restored in each
+        # round for the members).
+        with config_context(assume_finite=True):
+            super().fit(
+                inp.data if inp.kind == RAW else X, y, sample_weight=sample_weight
             )
-            if sample_weight is None:
-                break
-            self.estimator_weights_[iboost] = estimator_weight
-            self.estimator_errors_[iboost] = estimator_error
-            if estimator_error == 0:
-                break
-            sample_weight_sum = np.sum(sample_weight)
-            if not np.isfinite(sample_weight_sum):
-                warnings.warn(
-                    "Sample weights have reached infinite values, at iteration "
-                    f"{iboost}, causing overflow. Iterations stopped. Try lowering "
-                    "the learning rate.",
-                    stacklevel=2,
-                )
-                break
-            if sample_weight_sum <= 0:
-                break
-            if iboost < self.n_estimators - 1:
-                sample_weight /= sample_weight_sum
+        rounds = self.estimators_
+        self.estimators_ = [r.estimator_ for r in rounds]
+        self.estimators_modalities_ = [r.modality_ for r in rounds]
+        del self._rebuild
         return self
-
-    def _boost(self, iboost, X, y, sample_weight, random_state):
-        """One SAMME round over the candidates; keep the lowest weighted error."""
-        inp = X
-        seed = random_state.randint(MAX_INT)
-        n = sample_weight.shape[0]
-        member_weight = sample_weight * (n / sample_weight.sum())
-        X_full = inp.full()
-        resample = self.weighting == "resample"
-        n_jobs = min(effective_n_jobs(self.n_jobs), len(self._candidates))
-        fitted = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_candidate)(template, X_full, y, member_weight, seed, resample)
-            for _, template in self._candidates
-        )
-        best = None
-        for (label, _), (estimator, pred) in zip(self._candidates, fitted):
-            incorrect = pred != y  # an abstention (-1) counts as an error
-            error = float(np.average(incorrect, weights=sample_weight))
-            if best is None or error < best[0]:
-                best = (error, estimator, label, incorrect)
-        estimator_error, estimator, label, incorrect = best
-        self.estimators_.append(estimator)
-        self.estimators_modalities_.append(label)
-        if estimator_error <= 0:
-            return sample_weight, 1.0, 0.0
-        n_classes = self.n_classes_
-        if estimator_error >= 1.0 - (1.0 / n_classes):
-            self.estimators_.pop(-1)
-            self.estimators_modalities_.pop(-1)
-            if len(self.estimators_) == 0:
-                raise ValueError(
-                    "BaseClassifier in AdaBoostClassifier ensemble is worse than "
-                    f"random (weighted error {estimator_error:.3f} of the best "
-                    "candidate), ensemble can not be fit."
-                )
-            return None, None, None
-        estimator_weight = self.learning_rate * (
-            np.log((1.0 - estimator_error) / estimator_error) + np.log(n_classes - 1.0)
-        )
-        if not iboost == self.n_estimators - 1:
-            with np.errstate(divide="ignore"):  # log(0) for zero weights stays 0
-                sample_weight = np.exp(
-                    np.log(sample_weight)
-                    + estimator_weight * incorrect * (sample_weight > 0)
-                )
-        return sample_weight, estimator_weight, estimator_error
 
     # -- predict --------------------------------------------------------------
     def _votes(self, X):
         """Per member: encoded predictions, -1 where the member abstains."""
         check_is_fitted(self)
-        X_full = check_ensemble_input(
-            self, X, reset=False, modalities=self.modalities
-        ).full()
+        X_full = self._input(X).full()
         return [_member_predict(est, X_full) for est in self.estimators_]
 
     def _decisions(self, X):
@@ -423,9 +368,7 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         """
         check_is_fitted(self)
         if self.n_classes_ == 1:
-            n = check_ensemble_input(
-                self, X, reset=False, modalities=self.modalities
-            ).n_samples
+            n = self._input(X).n_samples
             return np.zeros((n, 1))
         decision = None
         for decision in self._decisions(X):
@@ -465,6 +408,94 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         except Exception:  # invalid parameters fail at fit with a clear message
             pass
         return tags
+
+
+class _Rebuild:
+    """Turns the array AdaBoost validated back into what members expect."""
+
+    def __init__(self, kind, names, columns):
+        self.kind = kind
+        self.names = names
+        self.columns = columns
+
+    def __call__(self, X):
+        if sp.issparse(X) or X.ndim != 2:
+            return X
+        if self.kind == RAW:
+            if self.columns is None:
+                return X
+            return pd.DataFrame(X, columns=self.columns, copy=False)
+        if self.names is None:
+            return X
+        return pd.DataFrame(X, columns=list(self.names), copy=False)
+
+
+class _BoostingRound:
+    """What AdaBoost's SAMME step fits each round: the competing candidates.
+
+    ``fit`` fits every candidate (experts and the multimodal estimator) on the
+    weighted data and keeps the one with the lowest weighted error
+    (``estimator_``, ``modality_``). ``predict`` returns its labels; a sample
+    where the kept expert abstains gets a value equal to no label, so the
+    parent's SAMME update counts it as an error. The ensemble unwraps the
+    rounds right after fit.
+    """
+
+    def __init__(self, candidates, *, seed, resample, n_jobs, rebuild, finite):
+        self.candidates = candidates
+        self.seed = seed
+        self.resample = resample
+        self.n_jobs = n_jobs
+        self.rebuild = rebuild
+        self.finite = finite
+
+    def fit(self, X, y, sample_weight):
+        X = self.rebuild(X)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        n = sample_weight.shape[0]
+        member_weight = sample_weight * (n / sample_weight.sum())
+        n_jobs = min(effective_n_jobs(self.n_jobs), len(self.candidates))
+        with config_context(assume_finite=self.finite):
+            fitted = Parallel(n_jobs=n_jobs)(
+                delayed(_fit_candidate)(
+                    template, X, codes, member_weight, self.seed, self.resample
+                )
+                for _, template in self.candidates
+            )
+        best = None
+        for (label, _), (estimator, pred) in zip(self.candidates, fitted):
+            error = float(np.average(pred != codes, weights=sample_weight))
+            if best is None or error < best[0]:
+                best = (error, estimator, label)
+        _, self.estimator_, self.modality_ = best
+        return self
+
+    def predict(self, X):
+        codes = _member_predict(self.estimator_, self.rebuild(X))
+        abstain = codes < 0
+        if not abstain.any():
+            return self.classes_[codes]
+        labels = self.classes_[np.where(abstain, 0, codes)].astype(object)
+        labels[abstain] = _ABSTAIN
+        return labels
+
+
+class _Abstain:
+    """A label equal to no class: an abstaining expert's training prediction."""
+
+    def __eq__(self, other):
+        return False
+
+    def __ne__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return "<abstain>"
+
+
+_ABSTAIN = _Abstain()
 
 
 def _fit_candidate(template, X, y, sample_weight, seed, resample):
