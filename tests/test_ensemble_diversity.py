@@ -430,3 +430,106 @@ def test_deep_ensemble_is_bagging_without_bootstrap(data):
         deep.estimators_[1].predict_proba(X_test),
     )
     assert div.mean_error_correlation < 1
+
+
+# -- out-of-fold weights per pattern of present modalities ----------------------
+def test_selection_weights_per_pattern_of_present_modalities():
+    X, y = make_multimodal_classification(
+        400, n_classes=3, modalities=dict.fromkeys(MODALITIES, 4), random_state=0
+    )
+    gap = np.random.RandomState(0).rand(400) < 0.5
+    X = _gap(X, "audio", np.flatnonzero(gap))
+    library = [
+        (f"expert_{m}", ModalityExpertClassifier(LogisticRegression(), m))
+        for m in MODALITIES
+    ]
+    sel = EnsembleSelectionClassifier(
+        library, ensemble_size=20, cv=3, per_pattern=True, random_state=0
+    ).fit(X[:300], y[:300])
+    assert set(sel.pattern_weights_) == {
+        ("text", "image"),
+        ("text", "image", "audio"),
+    }
+    # where audio is missing its expert knows nothing: no weight there
+    assert sel.pattern_weights_[("text", "image")][2] == 0
+    assert sel.pattern_weights_[("text", "image", "audio")][2] > 0
+    for weights in sel.pattern_weights_.values():
+        assert weights.sum() == pytest.approx(1.0)
+    # predictions mix the members with the weights of each sample's pattern
+    X_test = X[300:]
+    proba = sel.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    members = {n: e.predict_proba(X_test) for n, e in sel.named_estimators_.items()}
+    missing = X_test[_cols(X_test, "audio")].isna().all(axis=1).to_numpy()
+    for rows, key in [(missing, ("text", "image")), (~missing, tuple(MODALITIES))]:
+        expected = sum(
+            w * members[name][rows]
+            for name, w in zip(dict(library), sel.pattern_weights_[key])
+            if w > 0
+        )
+        np.testing.assert_allclose(proba[rows], expected)
+    # a single pattern in training: nothing per pattern, global weights only
+    full = clone(sel).fit(*make_multimodal_classification(120, random_state=0))
+    assert full.pattern_weights_ == {}
+
+
+def test_selection_reports_out_of_fold_diversity(fitted_selection):
+    sel = fitted_selection
+    div = sel.diversity_
+    assert div.names == [name for name, _ in sel.estimators]
+    np.testing.assert_allclose(div.weights, sel.weights_ / sel.weights_.sum())
+    # accuracies are those of the out-of-fold predictions the selection used
+    assert div.disagreement.shape == (len(div.names),) * 2
+    assert 0 < div.mean_disagreement < 1
+
+
+def test_bagging_draws_member_params_from_member_seeds(data):
+    X_train, y_train, X_test, _ = data
+    net = FusionClassifier("early", **TINY_NET, random_state=0)
+    bag = ModalityBaggingClassifier(
+        net,
+        n_estimators=4,
+        bootstrap=False,
+        member_params={"fusion": ["early", "late", "gated"], "hidden_size": [4, 8]},
+        random_state=0,
+    ).fit(X_train, y_train)
+    drawn = bag.estimators_params_
+    assert [m.fusion for m in bag.estimators_] == [d["fusion"] for d in drawn]
+    assert [m.hidden_size for m in bag.estimators_] == [d["hidden_size"] for d in drawn]
+    assert len({d["fusion"] for d in drawn}) > 1
+    assert bag.estimator.fusion == "early"  # the parameter is not mutated
+    again = clone(bag).fit(X_train, y_train)
+    assert again.estimators_params_ == drawn
+    np.testing.assert_allclose(again.predict_proba(X_test), bag.predict_proba(X_test))
+    with pytest.raises(ValueError, match="non-empty list"):
+        clone(bag).set_params(member_params={"fusion": "late"}).fit(X_train, y_train)
+
+
+# -- SAMME.R ------------------------------------------------------------------------
+def test_samme_r_matches_hand_computation_and_handles_abstentions(data):
+    X_train, y_train, X_test, y_test = data
+    experts = {m: LogisticRegression() for m in MODALITIES}
+    boost = MultimodalAdaBoostClassifier(
+        experts=experts, n_estimators=4, algorithm="SAMME.R", random_state=0
+    ).fit(X_train, y_train)
+    assert len(boost.estimators_) == 4
+    np.testing.assert_allclose(boost.estimator_weights_, 1.0)
+    # decision = mean over members of (K - 1) * (log p - mean log p)
+    K = 3
+    h = []
+    for member, modality in zip(boost.estimators_, boost.estimators_modalities_):
+        proba = member.estimator_.predict_proba(X_test[_cols(X_test, modality)])
+        log_p = np.log(np.clip(proba, np.finfo(float).eps, None))
+        h.append((K - 1) * (log_p - log_p.mean(axis=1, keepdims=True)))
+    np.testing.assert_allclose(boost.decision_function(X_test), np.mean(h, axis=0))
+    assert boost.score(X_test, y_test) > 0.6
+    # a missing modality: its experts abstain, the others decide
+    X_gap = _gap(X_test, "audio", slice(None))
+    kept = [m != "audio" for m in boost.estimators_modalities_]
+    if any(kept) and not all(kept):
+        expected = np.mean([hk for hk, k in zip(h, kept) if k], axis=0)
+        np.testing.assert_allclose(boost.decision_function(X_gap), expected)
+    staged = list(boost.staged_decision_function(X_test))
+    np.testing.assert_allclose(staged[-1], boost.decision_function(X_test))
+    with pytest.raises(ValueError, match="algorithm"):
+        clone(boost).set_params(algorithm="real").fit(X_train, y_train)

@@ -389,7 +389,7 @@ def ensemble_diversity(estimator, X, y):
     >>> bag = bag.fit(X[:200], y[:200])
     >>> div = ensemble_diversity(bag, X[200:], y[200:])
     >>> div.names
-    ['0:audio', '1:text', '2:text', '3:audio']
+    ['0:text', '1:text', '2:audio', '3:audio']
     >>> div.disagreement.shape, bool(div.mean_disagreement > 0)
     ((4, 4), True)
     """
