@@ -666,3 +666,74 @@ def test_clear_errors_at_fit():
     bag = ModalityBaggingClassifier(_raw_pipeline(), n_estimators=1).fit(X, y)
     with pytest.raises(ValueError, match="fitted on a table with column names"):
         bag.predict(X.to_numpy())
+
+
+# -- behaving like scikit-learn (issue 10) -----------------------------------------
+def _flatten(X):
+    return np.asarray(X, dtype=float).reshape(len(X), -1)
+
+
+def _inf_to_nan(X):
+    X = np.array(X, dtype=float)
+    X[np.isinf(X)] = np.nan
+    return X
+
+
+def test_bagging_hands_partial_nan_and_inf_to_the_base_estimator():
+    """As sklearn: gaps inside a modality are the base estimator's business (an
+    imputing pipeline here); only a whole-NaN block is a missing modality."""
+    X, y = _numeric(120)
+    X = X.to_numpy(dtype=float, copy=True)
+    X[::7, 0] = np.nan
+    X[::11, 9] = np.inf
+    X[::13, 17] = -np.inf
+    base = make_pipeline(
+        FunctionTransformer(_inf_to_nan),
+        SimpleImputer(),
+        DecisionTreeClassifier(random_state=0),
+    )
+    bag = ModalityBaggingClassifier(base, n_estimators=4, random_state=0).fit(X, y)
+    assert bag.score(X, y) > 0.8
+    with pytest.raises(ValueError, match=r"(?i)nan|infinity"):
+        ModalityBaggingClassifier(
+            DecisionTreeClassifier(), n_estimators=2, random_state=0
+        ).fit(np.where(np.isinf(X), 1e300 * 10, X), y)
+
+
+def test_stacking_multilabel_and_routing_like_sklearn():
+    import sklearn
+
+    X, y = _numeric(90)
+    Y = np.column_stack([y == 0, y == 1, y == 2]).astype(int)
+    stack = ModalityStackingClassifier(
+        [("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
+        final_estimator=KNeighborsClassifier(3),
+        cv=3,
+    ).fit(X, Y)
+    assert stack.predict(X).shape == (90, 3)
+    assert len(stack.classes_) == 3
+    with pytest.raises(ValueError, match="experts support single-output"):
+        ModalityStackingClassifier(experts=_numeric_experts(), cv=3).fit(X, Y)
+    # metadata routing on: fit metadata is not routed to a final estimator that
+    # did not request it (no UnsetMetadataPassedError), as in sklearn
+    w = np.linspace(0.5, 2.0, 90)
+    with sklearn.config_context(enable_metadata_routing=True):
+        lr = _lr().set_fit_request(sample_weight=True)
+        stack = ModalityStackingClassifier(
+            [("lr", lr)],
+            experts={"text": _lr().set_fit_request(sample_weight=True)},
+            final_estimator=LogisticRegression(),
+            cv=3,
+        ).fit(X, y, sample_weight=w)
+        assert stack.score(X, y) > 0.6
+
+
+def test_adaboost_accepts_nd_input_like_sklearn():
+    X, y = _numeric(90)
+    X3 = X.to_numpy().reshape(90, 4, 6)
+    base = make_pipeline(
+        FunctionTransformer(_flatten), DecisionTreeClassifier(max_depth=2)
+    )
+    boost = MultimodalAdaBoostClassifier(base, n_estimators=3, random_state=0)
+    assert boost.fit(X3, y).predict(X3).shape == (90,)
+    assert boost.score(X3, y) > 0.6

@@ -28,7 +28,11 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    get_routing_for_object,
+)
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from skmm.exceptions import InvalidSampleError
@@ -467,6 +471,18 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = est
         self.n_present_ = int(rows.size)
         return self
+
+    def get_metadata_routing(self):
+        """Routing of this wrapper: ``fit`` metadata goes to the expert.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
 
     def predict_present(self, X, method):
         """``method`` output for the present samples, and the presence mask."""

@@ -27,6 +27,7 @@ from skmm.ensemble._common import (
 from skmm.utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
+    _raise_for_params,
     _VisualBlock,
 )
 
@@ -133,7 +134,7 @@ class _ModalityStackingMixin(ExpertParamsMixin):
             return self._n_features_in
         except AttributeError:
             raise AttributeError(
-                f"{type(self).__name__} object has no attribute 'n_features_in_'"
+                f"{type(self).__name__} object has no attribute n_features_in_"
             ) from None
 
     @n_features_in_.setter
@@ -166,6 +167,11 @@ class _ModalityStackingMixin(ExpertParamsMixin):
                 self._validate_names(names)
             estimators = list(self.estimators)
         active = [(n, e) for n, e in estimators if not _is_drop(e)]
+        if not experts and self.estimators is not None and not len(self.estimators):
+            raise ValueError(
+                "Invalid 'estimators' attribute, 'estimators' should be a "
+                "non-empty list of (string, estimator) tuples (or give experts)."
+            )
         if not experts and not active:
             raise ValueError(
                 f"{type(self).__name__} needs at least one expert or estimator "
@@ -192,6 +198,7 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         return members + [(name, est, None) for name, est in estimators]
 
     def _fit_modal(self, X, y, fit_params):
+        _raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
         inp = check_ensemble_input(self, X, reset=True, modalities=self.modalities)
         check_consistent_length(inp.data, y)
         if self.passthrough and inp.kind == RAW:
