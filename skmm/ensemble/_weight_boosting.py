@@ -111,11 +111,10 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         ``"SAMME"``: discrete boosting on the members' labels (scikit-learn's
         algorithm). ``"SAMME.R"``: real-valued boosting on their class
         probabilities (Zhu et al., 2009; removed from scikit-learn 1.6): each
-        member adds ``(K - 1) * (log p - mean(log p))`` to the decision, so
-        per-modality experts that each narrow the answer down (rather than
-        name it) combine like a product of experts. Members need
-        ``predict_proba``. Use it for experts of *complementary* modalities,
-        where SAMME's hard votes fail.
+        member adds ``(K - 1) * (log p - mean(log p))`` to the decision.
+        Members need ``predict_proba``. It does not rescue boosting over
+        experts of *complementary* modalities (measured on the built-in
+        digits: SAMME 0.178, SAMME.R 0.156); stack such experts instead.
     n_jobs : int, default=None
         Candidates (experts, and the multimodal ``estimator``) fitted in
         parallel within each round (joblib); rounds are sequential by nature.
