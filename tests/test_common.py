@@ -95,6 +95,16 @@ INIT_PARAMS = {
         "n_estimators": 5,
         "random_state": 0,
     },
+    "ModalityExpertClassifier": lambda: {
+        "estimator": _logreg(),
+        "modality": "features",
+    },
+    "SnapshotEnsembleClassifier": lambda: {
+        "estimator": _fusion(),
+        "n_snapshots": 2,
+        "cycle_epochs": 15,
+        "random_state": 0,
+    },
     "ModalityStackingClassifier": lambda: {
         "estimators": [("tree", _tree(3))],
         "experts": {"features": _tree(3, random_state=1)},
@@ -192,6 +202,14 @@ def _tree(max_depth=None, *, regressor=False, random_state=0):
 
     cls = DecisionTreeRegressor if regressor else DecisionTreeClassifier
     return cls(max_depth=max_depth, random_state=random_state)
+
+
+def _fusion():
+    from skmm.fusion import FusionClassifier
+
+    return FusionClassifier(
+        hidden_size=16, batch_size=256, lr=2e-2, dropout=0.0, random_state=0
+    )
 
 
 def _text_encoder():

@@ -88,6 +88,13 @@ _PARAMS = """
         Modalities drawn (without replacement) for each member: an int is a
         number of modalities, a float a fraction ``max(1, int(max_modalities *
         n_modalities))``. The default gives every member every modality.
+    member_params : dict of str to list, default=None
+        Parameters of the base estimator drawn for each member from its own
+        seed, e.g. ``{"fusion": ["early", "late", "gated"]}`` for a random
+        fusion type per network, or ``{"hidden_size": [16, 32, 64]}``: one
+        value per key, uniformly. Diversity that matters for networks, on top
+        of rows, modalities and seeds (with ``bootstrap=False``, the members
+        then differ only by their draws and seeds).
     modalities : dict, default=None
         Explicit layout ``{modality name: columns}``. For an encoded matrix,
         column positions, a slice, a mask or names (see
@@ -131,6 +138,9 @@ _ATTRIBUTES = """
         for an encoded matrix, the columns of its modalities for a raw table.
     estimators_modalities_ : list of tuple of str
         The modalities of each member.
+    estimators_params_ : list of dict
+        The ``member_params`` values drawn for each member (empty dicts
+        without ``member_params``).
     modalities_ : dict
         Modality layout of ``X``: column positions (encoded matrix) or raw
         column keys (raw table) per modality.
@@ -338,11 +348,22 @@ class _ModalityBaggingMixin:
         finally:
             self.__dict__.pop("_features_cache", None)
         self._unwrap_members()
+        keys = sorted(self.member_params or {})
+        self.estimators_params_ = [
+            {key: member.get_params()[key] for key in keys}
+            for member in self.estimators_
+        ]
         return self
 
     # -- hooks of BaseBagging -------------------------------------------------
     def _validate_estimator(self, default=None):
         super()._validate_estimator(default)
+        for key, values in (self.member_params or {}).items():
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ValueError(
+                    f"member_params[{key!r}] must be a non-empty list of values to "
+                    f"draw from; got {values!r}."
+                )
         n_modalities = len(self.modalities_)
         if isinstance(self.max_modalities, numbers.Integral):
             if self.max_modalities > n_modalities:
@@ -388,6 +409,17 @@ class _ModalityBaggingMixin:
                 sample_without_replacement(len(candidates), k, random_state=rng)
             )
             candidates = [candidates[i] for i in picked]
+        if self.member_params:
+            # a third stream of the member's seed (0: modalities, 1: params)
+            rng = np.random.RandomState(
+                np.random.SeedSequence(int(random_state)).spawn(2)[1].generate_state(1)
+            )
+            estimator.set_params(
+                **{
+                    key: values[rng.randint(len(values))]
+                    for key, values in sorted(self.member_params.items())
+                }
+            )
         member = _BaggedMember(estimator, view, tuple(candidates), drawn)
         if append:
             self.estimators_.append(member)
@@ -625,6 +657,7 @@ def _bagging_constraints():
         ],
         modalities=[dict, None],
         vote=[StrOptions({"complete", "available"})],
+        member_params=[dict, None],
     )
     return constraints
 
@@ -714,6 +747,7 @@ class ModalityBaggingClassifier(_ModalityBaggingMixin, BaggingClassifier):
         max_modalities=1.0,
         modalities=None,
         vote="complete",
+        member_params=None,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -734,6 +768,7 @@ class ModalityBaggingClassifier(_ModalityBaggingMixin, BaggingClassifier):
         self.max_modalities = max_modalities
         self.modalities = modalities
         self.vote = vote
+        self.member_params = member_params
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
@@ -924,6 +959,7 @@ class ModalityBaggingRegressor(_ModalityBaggingMixin, BaggingRegressor):
         max_modalities=1.0,
         modalities=None,
         vote="complete",
+        member_params=None,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -944,6 +980,7 @@ class ModalityBaggingRegressor(_ModalityBaggingMixin, BaggingRegressor):
         self.max_modalities = max_modalities
         self.modalities = modalities
         self.vote = vote
+        self.member_params = member_params
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):

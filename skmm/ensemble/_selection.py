@@ -14,6 +14,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from skmm.ensemble._common import align_proba, check_ensemble_input, check_target
+from skmm.ensemble._diversity import prediction_diversity
 from skmm.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -106,6 +107,16 @@ callable, default="neg_log_loss"
         Sorted initialisation: start from the ``n_init`` best single
         candidates (Caruana et al. use 5 to 25 on large libraries). With 0 the
         first greedy step picks the best single candidate.
+    per_pattern : bool, default=False
+        Also select an ensemble for every pattern of present modalities that
+        has at least ``min_pattern_samples`` training samples, from the
+        out-of-fold probabilities of those samples only: a candidate's
+        reliability depends on which modalities a sample has (an expert of a
+        missing modality knows nothing there). Samples whose pattern has no
+        ensemble of its own (too rare, or unseen in training) use the global
+        one.
+    min_pattern_samples : int, default=30
+        Fewest training samples for a pattern to get its own weights.
     n_jobs : int, default=None
         Candidates cross-validated and refitted in parallel (joblib); the
         results equal those of ``n_jobs=1``.
@@ -120,6 +131,14 @@ callable, default="neg_log_loss"
     weights_ : ndarray of shape (n_candidates,)
         Averaging weight of each candidate of ``estimators`` (selection count
         over ensemble size; 0 for unselected and dropped candidates).
+    pattern_weights_ : dict of tuple to ndarray
+        With ``per_pattern=True``: ``{present modalities: weights}`` for every
+        pattern of present modalities that got its own ensemble (empty when
+        the training data has a single pattern).
+    diversity_ : Bunch
+        Diversity of the active candidates on their out-of-fold predictions
+        (see :func:`prediction_diversity`): disagreement, correlation of
+        errors, double faults, accuracies, and the chosen ``weights``.
     estimators_ : list of estimators
         The selected candidates, refitted on all data, in library order.
     named_estimators_ : Bunch
@@ -182,6 +201,8 @@ callable, default="neg_log_loss"
         ],
         "with_replacement": ["boolean"],
         "n_init": [Interval(numbers.Integral, 0, None, closed="left")],
+        "per_pattern": ["boolean"],
+        "min_pattern_samples": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_jobs": [None, numbers.Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -196,6 +217,8 @@ callable, default="neg_log_loss"
         scoring="neg_log_loss",
         with_replacement=True,
         n_init=0,
+        per_pattern=False,
+        min_pattern_samples=30,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -206,6 +229,8 @@ callable, default="neg_log_loss"
         self.scoring = scoring
         self.with_replacement = with_replacement
         self.n_init = n_init
+        self.per_pattern = per_pattern
+        self.min_pattern_samples = min_pattern_samples
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -300,16 +325,42 @@ callable, default="neg_log_loss"
             )
             for _, _, est in active
         )
-        counts, scores, single = self._select(
-            np.stack([np.asarray(p, dtype=np.float64) for p in oof]), y, sample_weight
-        )
+        oof = np.stack([np.asarray(p, dtype=np.float64) for p in oof])
+        counts, scores, single = self._select(oof, y, sample_weight)
+        active_idx = [k for k, _, _ in active]
         self.candidate_scores_ = np.full(len(names), np.nan)
-        self.candidate_scores_[[k for k, _, _ in active]] = single
+        self.candidate_scores_[active_idx] = single
         self.weights_ = np.zeros(len(names))
-        self.weights_[[k for k, _, _ in active]] = counts / counts.sum()
+        self.weights_[active_idx] = counts / counts.sum()
         self.scores_ = np.asarray(scores)
         self.ensemble_score_ = float(np.max(scores))
-        selected = [(k, name, est) for k, name, est in active if self.weights_[k] > 0]
+        self.pattern_weights_ = {}
+        used = self.weights_ > 0
+        if self.per_pattern:
+            presence = inp.presence()
+            patterns, inverse = np.unique(presence, axis=0, return_inverse=True)
+            inverse = inverse.ravel()
+            for p, pattern in enumerate(patterns if len(patterns) > 1 else []):
+                rows = np.flatnonzero(inverse == p)
+                if rows.size < self.min_pattern_samples:
+                    continue
+                sw = None if sample_weight is None else sample_weight[rows]
+                c, _, _ = self._select(oof[:, rows], y[rows], sw)
+                weights = np.zeros(len(names))
+                weights[active_idx] = c / c.sum()
+                key = tuple(m for m, on in zip(inp.modality_names, pattern) if on)
+                self.pattern_weights_[key] = weights
+                used |= weights > 0
+        self.diversity_ = prediction_diversity(
+            oof,
+            self.classes_[y],
+            names=[name for _, name, _ in active],
+            weights=self.weights_[active_idx]
+            if self.weights_[active_idx].sum() > 0
+            else None,
+            classes=self.classes_,
+        )
+        selected = [(k, name, est) for k, name, est in active if used[k]]
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_single_estimator)(clone(est), X_full, y, params)
             for _, _, est in selected
@@ -373,15 +424,24 @@ callable, default="neg_log_loss"
             Columns ordered as ``classes_``.
         """
         check_is_fitted(self)
-        X_full = check_ensemble_input(self, X, reset=False).full()
+        inp = check_ensemble_input(self, X, reset=False)
+        X_full = inp.full()
         n_classes = len(self.classes_)
-        total = None
+        weights = np.tile(self.weights_, (inp.n_samples, 1))
+        if self.pattern_weights_:
+            presence = inp.presence()
+            for key, pattern_weights in self.pattern_weights_.items():
+                mask = np.isin(inp.modality_names, key)
+                weights[(presence == mask).all(axis=1)] = pattern_weights
+        total = np.zeros((inp.n_samples, n_classes))
         for k, est in zip(self._selected, self.estimators_):
+            rows = np.flatnonzero(weights[:, k] > 0)
+            if rows.size == 0:
+                continue
             proba = align_proba(
                 est.predict_proba(X_full), est.classes_, np.arange(n_classes)
             )
-            part = self.weights_[k] * proba
-            total = part if total is None else total + part
+            total[rows] += weights[rows, k, np.newaxis] * proba[rows]
         return total
 
     def predict(self, X):
