@@ -81,7 +81,11 @@ def _build_parser():
     )
     demo.add_argument("--n-jobs", type=int, default=1, help="parallel CV folds")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
+    demo.add_argument(
+        "--no-figure",
+        action="store_true",
+        help="skip the PNG figures (and the robustness and alignment panels)",
+    )
     demo.add_argument(
         "--no-cache", action="store_true", help="do not cache encoded features"
     )

@@ -167,7 +167,7 @@ def test_panels_hook_runs_after_the_comparison(tmp_path, capsys, monkeypatch):
         return "panel: done"
 
     monkeypatch.setattr(skmm._demo, "PANELS", [panel])
-    assert main([*SMALL, "--output", str(tmp_path), "--no-figure"]) == 0
+    assert main([*SMALL, "--output", str(tmp_path)]) == 0
     assert "panel: done" in capsys.readouterr().out
     assert (tmp_path / "panel.txt").read_text() == "ok"
     assert {"X", "y", "results", "best", "seed"} <= set(seen)

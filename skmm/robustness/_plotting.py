@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from skmm.exceptions import InvalidSampleError
 from skmm.robustness._evaluation import (
     modality_importance,
     relative_robustness,
@@ -362,7 +363,9 @@ def plot_robustness_comparison(
         ``{"audio noise": ModalityCorruptor("audio", "white_noise", sr=8000)}``.
     severities : sequence of float, default=(0, 0.25, 0.5, 0.75, 1)
     missing : list of str, default=None
-        Modalities to remove in the right panel (default: every column).
+        Modalities to remove in the right panel (default: every column). An
+        estimator left with no modality to predict from (one that reads only
+        the removed modality) scores NaN there, drawn as "n/a".
     scoring : str, callable or None, default=None
     n_repeats : int, default=1
     random_state : int, default=0
@@ -409,7 +412,12 @@ def plot_robustness_comparison(
         rows.append((name, "none", 0.0, 0, float(scorer(est, X, y))))
         for m in modalities:
             Xd = drop_modalities(X, {m: 1.0})
-            rows.append((name, f"{m} missing", 1.0, 0, float(scorer(est, Xd, y))))
+            try:
+                score = float(scorer(est, Xd, y))
+            except InvalidSampleError:
+                # nothing left to predict from (a model of that modality only)
+                score = float("nan")
+            rows.append((name, f"{m} missing", 1.0, 0, score))
     dropped = pd.DataFrame(
         rows, columns=["estimator", "corruption", "severity", "repeat", "score"]
     )
@@ -417,12 +425,11 @@ def plot_robustness_comparison(
     width = 0.8 / len(estimators)
     for k, name in enumerate(estimators):
         scores = dropped[dropped["estimator"] == name].set_index("corruption")["score"]
-        right.bar(
-            np.arange(len(conditions)) + (k - (len(estimators) - 1) / 2) * width,
-            scores.loc[conditions].to_numpy(),
-            width,
-            label=name,
-        )
+        positions = np.arange(len(conditions)) + (k - (len(estimators) - 1) / 2) * width
+        heights = scores.loc[conditions].to_numpy()
+        right.bar(positions, heights, width, label=name)
+        for x in positions[np.isnan(heights)]:
+            right.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=8)
     right.set_xticks(np.arange(len(conditions)), ["all present", *conditions[1:]])
     right.set_ylabel("score")
     right.set_title("missing modalities")
