@@ -1,7 +1,7 @@
 """
-=====================================================================
+==========================================================================
 Fine-tuning MiniLM inside a multimodal pipeline: frozen, last layers, LoRA
-=====================================================================
+==========================================================================
 
 Frozen sentence embeddings are excellent features for many tasks, but not for
 every rule. Here the label of a short review is its *meaning after negation*:

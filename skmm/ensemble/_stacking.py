@@ -387,7 +387,7 @@ class _ModalityStackingMixin(ExpertParamsMixin):
     )
     .replace(
         "    cv : int",
-        """    stack_method : {"auto", "predict_proba", "decision_function", \\
+        """    stack_method : {"auto", "predict_proba", "decision_function", \
 "predict"}, default="auto"
         Method of the multimodal ``estimators`` whose output is stacked, as in
         scikit-learn. Experts always give ``predict_proba``.
