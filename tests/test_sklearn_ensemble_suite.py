@@ -102,9 +102,9 @@ _expect(
 _expect(
     "weight_boosting",
     "test_deprecated_algorithm",
-    "scikit-learn 1.6/1.7 only: skmm's AdaBoost does not carry the deprecated "
-    "'algorithm' parameter (removed in scikit-learn 1.8; SAMME is the only "
-    "algorithm).",
+    "scikit-learn 1.6/1.7 only: there, 'algorithm' is deprecated and warns; "
+    "skmm's AdaBoost has its own, supported 'algorithm' ('SAMME' or the "
+    "real-valued 'SAMME.R' over probability estimates), which does not warn.",
 )
 
 
