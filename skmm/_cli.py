@@ -79,7 +79,13 @@ def _build_parser():
         "(default ./skmm_demo_output); created and checked before the run; files "
         "are written atomically and existing ones are named before being replaced",
     )
-    demo.add_argument("--n-jobs", type=int, default=1, help="parallel CV folds")
+    demo.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="parallel CV folds (default: one process per core, up to the number "
+        "of folds; 1 shows every epoch in the progress bar)",
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument(
         "--no-figure",

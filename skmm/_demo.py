@@ -286,6 +286,12 @@ def build_pipelines(*, full=False, seed=0, cache=None, quick=None):
             _fusion(("text",), "early", seed, epochs, cache),
         ),
         (
+            "image: pixels+logreg",
+            "unimodal",
+            "16x16 grey pixels -> logistic regression",
+            _linear(("image",), seed, cache),
+        ),
+        (
             "image: cnn",
             "unimodal",
             "16x16 grey pixels -> CNN",
@@ -311,7 +317,10 @@ def build_pipelines(*, full=False, seed=0, cache=None, quick=None):
         ),
     ]
     if not full:
-        rows = [r for r in rows if r[0] not in ("text: gru", "audio: cnn")]
+        # the default run keeps one cheap model per modality
+        rows = [
+            r for r in rows if r[0] not in ("text: gru", "image: cnn", "audio: cnn")
+        ]
     fusions = ("early", "attention")
     if full:
         fusions = ("early", "late", "tensor", "low_rank_tensor", "bilinear")
@@ -604,7 +613,7 @@ def run_demo(
     missing_rate=0.0,
     only=None,
     output="skmm_demo_output",
-    n_jobs=1,
+    n_jobs=None,
     seed=0,
     figure=True,
     progress=True,
@@ -614,7 +623,10 @@ def run_demo(
 
     ``quick`` is a deprecated alias (the default run is the quick one);
     ``cache=True`` keeps an encoding cache in ``output/encoding_cache`` so that
-    repeated runs encode nothing twice (``False``: no cache).
+    repeated runs encode nothing twice (``False``: no cache). ``n_jobs=None``
+    runs the CV folds in parallel, one process per core up to the number of
+    folds (one torch thread each); ``n_jobs=1`` runs them in this process and
+    shows the epochs of each fit in the progress bar.
     """
     import joblib
     from sklearn.base import clone
@@ -627,6 +639,8 @@ def run_demo(
     size = SIZES["full" if full else "default"]
     n_samples = n_samples or size[0]
     cv = cv or size[1]
+    if n_jobs is None:
+        n_jobs = max(1, min(cv, os.cpu_count() or 1))
     panels = PANELS if figure else []
     names = ["best_model.joblib"] + (["comparison.png"] if figure else [])
     names += [name for panel in panels for name in getattr(panel, "files", ())]
