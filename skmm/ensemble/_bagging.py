@@ -88,13 +88,6 @@ _PARAMS = """
         Modalities drawn (without replacement) for each member: an int is a
         number of modalities, a float a fraction ``max(1, int(max_modalities *
         n_modalities))``. The default gives every member every modality.
-    member_params : dict of str to list, default=None
-        Parameters of the base estimator drawn for each member from its own
-        seed, e.g. ``{"fusion": ["early", "late", "gated"]}`` for a random
-        fusion type per network, or ``{"hidden_size": [16, 32, 64]}``: one
-        value per key, uniformly. Diversity that matters for networks, on top
-        of rows, modalities and seeds (with ``bootstrap=False``, the members
-        then differ only by their draws and seeds).
     modalities : dict, default=None
         Explicit layout ``{modality name: columns}``. For an encoded matrix,
         column positions, a slice, a mask or names (see
@@ -112,6 +105,13 @@ _PARAMS = """
         do). A member none of whose modalities is present never votes; a
         sample that no member can vote for raises
         :class:`~skmm.exceptions.InvalidSampleError` naming it.
+    member_params : dict of str to list, default=None
+        Parameters of the base estimator drawn for each member from its own
+        seed, e.g. ``{"fusion": ["early", "late", "gated"]}`` for a random
+        fusion type per network, or ``{"hidden_size": [16, 32, 64]}``: one
+        value per key, uniformly. Diversity that matters for networks, on top
+        of rows, modalities and seeds (with ``bootstrap=False``, the members
+        then differ only by their draws and seeds).
     n_jobs : int, default=None
         Members fitted and predicted in parallel (joblib); the results equal
         those of ``n_jobs=1`` (every member's randomness comes from a seed

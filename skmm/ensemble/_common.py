@@ -478,6 +478,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         routing : MetadataRouter
+            The routing: ``fit`` metadata is passed to ``estimator``'s ``fit``.
         """
         return MetadataRouter(owner=self).add(
             estimator=self.estimator,
@@ -485,7 +486,25 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         )
 
     def predict_present(self, X, method):
-        """``method`` output for the present samples, and the presence mask."""
+        """Call ``method`` of the fitted estimator on the present samples only.
+
+        Parameters
+        ----------
+        X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
+            The same kind of input as in fit.
+        method : str
+            Name of the method of ``estimator_`` to call, e.g. ``"predict"`` or
+            ``"predict_proba"`` (probability columns are then aligned to
+            ``classes_``).
+
+        Returns
+        -------
+        out : ndarray or None
+            The output of ``method`` for the samples whose modality is present
+            (in order), or None when it is missing for every sample.
+        present : ndarray of bool of shape (n_samples,)
+            Whether the modality is present for each sample.
+        """
         check_is_fitted(self)
         inp = check_ensemble_input(self, X, reset=False, modalities=self.modalities)
         present = inp.presence_of(self.modality)
