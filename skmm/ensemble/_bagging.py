@@ -789,6 +789,7 @@ class ModalityBaggingClassifier(_ModalityBaggingMixin, BaggingClassifier):
         Returns
         -------
         self : ModalityBaggingClassifier
+            The fitted ensemble.
         """
         return self._fit_modal(X, y, sample_weight, fit_params)
 
@@ -840,6 +841,8 @@ class ModalityBaggingClassifier(_ModalityBaggingMixin, BaggingClassifier):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            The log of :meth:`predict_proba` (``-inf`` where a probability is
+            0), columns ordered as ``classes_``.
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X, **params))
@@ -1000,6 +1003,7 @@ class ModalityBaggingRegressor(_ModalityBaggingMixin, BaggingRegressor):
         Returns
         -------
         self : ModalityBaggingRegressor
+            The fitted ensemble.
         """
         return self._fit_modal(X, y, sample_weight, fit_params)
 
@@ -1016,6 +1020,7 @@ class ModalityBaggingRegressor(_ModalityBaggingMixin, BaggingRegressor):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The mean of the voting members' predictions for each sample.
         """
         _raise_for_params(params, self, "predict")
         check_is_fitted(self)

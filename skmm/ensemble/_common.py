@@ -631,6 +631,20 @@ class ExpertParamsMixin:
     """
 
     def get_params(self, deep=True):
+        """Get the parameters of this estimator, experts included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also return the parameters of the contained estimators:
+            ``experts__{modality}`` (the expert) and
+            ``experts__{modality}__{param}`` (its parameters).
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         out = super().get_params(deep=deep)
         experts = getattr(self, "experts", None)
         if not deep or not hasattr(experts, "items"):
@@ -643,6 +657,21 @@ class ExpertParamsMixin:
         return out
 
     def set_params(self, **params):
+        """Set the parameters of this estimator, experts included.
+
+        ``experts__{modality}`` replaces an expert (``"drop"`` removes it);
+        ``experts__{modality}__{param}`` sets a parameter of that expert.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            The estimator itself.
+        """
         if "experts" in params:
             self.experts = params.pop("experts")
         keys = [k for k in params if k.startswith("experts__")]
