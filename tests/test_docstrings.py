@@ -40,10 +40,6 @@ IGNORED_METHOD_CHECKS = {"EX01"}
 #: project; the reason says what is wrong. Remove an entry once it is fixed
 #: (the test is xfail, non-strict, so a fix elsewhere does not break the suite).
 KNOWN_FAILURES = {
-    "skmm.alignment.alignment_panel": "skmm/alignment (alignment helper): PR07, RT03 (Parameter 'test_size' has no description)",
-    "skmm.alignment.cross_attention_map": "skmm/alignment (alignment helper): EX01, PR07 (Parameter 'query_modality' has no description)",
-    "skmm.alignment.plot_retrieval_curves": "skmm/alignment (alignment helper): EX01, PR07, RT03 (Parameter 'ax' has no description)",
-    "skmm.alignment.retrieval_curve": "skmm/alignment (alignment helper): PR07, RT03 (Parameter 'estimator' has no description)",
     "skmm.exceptions.UntrustedTypesError": "skmm/exceptions.py (reliability helper): PR01 (Parameters {'types'} not documented)",
     "skmm.io.dumps": "skmm/io (reliability helper): RT03 (Return value has no description)",
     "skmm.io.get_untrusted_types": "skmm/io (reliability helper): SS05 (Summary must start with infinitive verb, not third person (e.g. use 'G)",
