@@ -40,15 +40,6 @@ IGNORED_METHOD_CHECKS = {"EX01"}
 #: project; the reason says what is wrong. Remove an entry once it is fixed
 #: (the test is xfail, non-strict, so a fix elsewhere does not break the suite).
 KNOWN_FAILURES = {
-    "skmm.exceptions.UntrustedTypesError": "skmm/exceptions.py (reliability helper): PR01 (Parameters {'types'} not documented)",
-    "skmm.io.dumps": "skmm/io (reliability helper): RT03 (Return value has no description)",
-    "skmm.io.get_untrusted_types": "skmm/io (reliability helper): SS05 (Summary must start with infinitive verb, not third person (e.g. use 'G)",
-    "skmm.io.load": "skmm/io (reliability helper): RT03 (Return value has no description)",
-    "skmm.io.loads": "skmm/io (reliability helper): PR01, RT01 (Parameters {'data', 'trusted'} not documented)",
-    "skmm.metrics.make_retrieval_scorer": "skmm/metrics (alignment helper): RT03 (Return value has no description)",
-    "skmm.metrics.mean_reciprocal_rank": "skmm/metrics (alignment helper): PR01, RT01 (Parameters {'candidate_labels', 'query_labels', 'similarity'} not docu)",
-    "skmm.metrics.median_rank": "skmm/metrics (alignment helper): PR01, RT01 (Parameters {'candidate_labels', 'query_labels', 'similarity'} not docu)",
-    "skmm.metrics.recall_at_k": "skmm/metrics (alignment helper): PR07, RT03 (Parameter 'k' has no description)",
     "skmm.utils.as_table": "skmm/utils/_contract.py (lead): GL07 (Sections are in the wrong order. Correct order is: Parameters, Returns)",
     "skmm.compose.MultimodalEncoder.get_params": "skmm/compose (lead): RT03 return value undescribed",
     "skmm.compose.MultimodalEncoder.set_params": "skmm/compose (lead): RT03 return value undescribed",
