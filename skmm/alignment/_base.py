@@ -249,9 +249,10 @@ class _BaseAligner(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_modalities * n_components_)
-            Blocks ``"{modality}__{k}"`` (see :meth:`get_feature_names_out`),
-            NaN where the modality is missing.
+        Z : ndarray of shape (n_samples, n_modalities * n_components)
+            ``n_components_`` columns per modality: blocks
+            ``"{modality}__{k}"`` (see :meth:`get_feature_names_out`), NaN
+            where the modality is missing.
         """
         X, present = self._validate_apply(X)
         d = self.n_components_

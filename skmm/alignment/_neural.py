@@ -645,10 +645,11 @@ class CycleAligner(_BaseNeuralAligner):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_modalities * n_components_)
-            Blocks ``"{modality}__{k}"``; a missing modality's block is NaN,
-            or with ``impute=True`` the mean of the sample's present
-            embeddings (NaN when none is present).
+        Z : ndarray of shape (n_samples, n_modalities * n_components)
+            ``n_components_`` columns per modality: blocks
+            ``"{modality}__{k}"``; a missing modality's block is NaN, or with
+            ``impute=True`` the mean of the sample's present embeddings (NaN
+            when none is present).
         """
         Z = super().transform(X)
         if self.impute:
