@@ -112,6 +112,12 @@ class UntrustedTypesError(ModelFileError):
     the untrusted names; inspect them (:func:`skmm.io.get_untrusted_types`) and
     pass the ones you trust to ``skmm.io.load(path, trusted=[...])``.
 
+    Parameters
+    ----------
+    types : iterable of str
+        The ``"module.qualname"`` names of the untrusted classes and
+        functions; stored sorted as ``types``.
+
     Examples
     --------
     >>> from skmm.exceptions import UntrustedTypesError

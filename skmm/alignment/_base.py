@@ -98,15 +98,19 @@ def retrieve(
 
     Parameters
     ----------
-    estimator : fitted aligner, or fitted Pipeline ending with one
+    estimator : estimator instance
+        A fitted aligner, or a fitted Pipeline ending with one.
     queries : array-like or raw table
         What ``estimator.transform`` accepts; every query must have its
         ``query_modality``.
     candidates : array-like or raw table, default=None
         Defaults to ``queries`` (e.g. find each image's text in one table).
         Candidates whose ``candidate_modality`` is missing are never returned.
-    query_modality, candidate_modality : str
-        Modality names (keys of the aligner's ``modalities_``).
+    query_modality : str
+        The modality of the queries (a key of the aligner's ``modalities_``).
+    candidate_modality : str
+        The modality of the candidates (a key of the aligner's
+        ``modalities_``).
     k : int, default=10
         Number of candidates returned per query (at most the number of
         retrievable candidates).
@@ -245,9 +249,10 @@ class _BaseAligner(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_modalities * n_components_)
-            Blocks ``"{modality}__{k}"`` (see :meth:`get_feature_names_out`),
-            NaN where the modality is missing.
+        Z : ndarray of shape (n_samples, n_modalities * n_components)
+            ``n_components_`` columns per modality: blocks
+            ``"{modality}__{k}"`` (see :meth:`get_feature_names_out`), NaN
+            where the modality is missing.
         """
         X, present = self._validate_apply(X)
         d = self.n_components_
@@ -258,7 +263,7 @@ class _BaseAligner(TransformerMixin, BaseEstimator):
         return Z
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the aligned features, ``"{modality}__{k}"``.
+        """Get the names of the aligned features, ``"{modality}__{k}"``.
 
         Parameters
         ----------
@@ -268,6 +273,8 @@ class _BaseAligner(TransformerMixin, BaseEstimator):
         Returns
         -------
         names : ndarray of str
+            One name per column of :meth:`transform`'s output, modality by
+            modality.
         """
         check_is_fitted(self)
         from skmm.utils._sklearn_compat import _check_feature_names_in
@@ -283,14 +290,23 @@ class _BaseAligner(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         queries : array-like of shape (n_queries, n_features)
+            Encoded matrix (training layout) holding the query modality.
         candidates : array-like of shape (n_candidates, n_features), default=None
-            Defaults to ``queries``.
-        query_modality, candidate_modality : str
+            Encoded matrix holding the candidate modality. Defaults to
+            ``queries``.
+        query_modality : str
+            The modality of ``queries`` that is embedded as the query.
+        candidate_modality : str
+            The modality of ``candidates`` that is searched.
         k : int, default=10
+            Number of candidates returned per query (at most the number of
+            candidates that have ``candidate_modality``).
 
         Returns
         -------
         indices : ndarray of shape (n_queries, k)
+            Row indices into ``candidates`` of the ``k`` nearest candidates,
+            best first.
         scores : ndarray of shape (n_queries, k)
             Cosine similarities, best first.
         """
@@ -314,11 +330,16 @@ class _BaseAligner(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the training layout; missing modalities as
+            all-NaN blocks.
         y : array-like of shape (n_samples,), default=None
+            Labels: a candidate matches a query when they share the label. By
+            default each sample's other modality is its only match.
 
         Returns
         -------
         score : float in [0, 1]
+            The mean reciprocal rank (greater is better).
         """
         return make_retrieval_scorer("mean_reciprocal_rank")(self, X, y)
 

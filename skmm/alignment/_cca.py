@@ -210,6 +210,7 @@ class CCAAligner(_BaseAligner):
         Returns
         -------
         self : CCAAligner
+            The fitted aligner.
         """
         X, layout, present = self._validate_train(X)
         complete = present.all(axis=1)

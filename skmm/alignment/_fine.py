@@ -110,7 +110,10 @@ def cross_attention_map(estimator, X, *, query_modality, key_modality):
         step (frame or token); any other branch one position.
     X : array-like of shape (n_samples, n_features)
         Encoded matrix.
-    query_modality, key_modality : str
+    query_modality : str
+        The modality whose steps attend (rows of each map).
+    key_modality : str
+        The modality whose steps are attended to (columns of each map).
 
     Returns
     -------
@@ -121,6 +124,19 @@ def cross_attention_map(estimator, X, *, query_modality, key_modality):
         and to the null key). Zero where a key step is padding or the key
         modality is absent. Feed one sample's map to
         :func:`align_steps` with ``method="attention"``.
+
+    Examples
+    --------
+    >>> from skmm.alignment import cross_attention_map
+    >>> from skmm.datasets import make_multimodal_classification
+    >>> from skmm.fusion import FusionClassifier
+    >>> X, y = make_multimodal_classification(40, random_state=0)
+    >>> clf = FusionClassifier("attention", hidden_size=8, n_heads=2,
+    ...                        max_epochs=1, random_state=0).fit(X, y)
+    >>> maps = cross_attention_map(clf, X.iloc[:3], query_modality="text",
+    ...                            key_modality="image")
+    >>> maps.shape  # "mlp" branches: one position per modality
+    (3, 1, 1)
     """
     from skmm.fusion._branches import SEQUENCE_BRANCHES
 

@@ -124,7 +124,8 @@ class _BaseNeuralAligner(_BaseAligner, BaseNetworkEstimator):
 
         Returns
         -------
-        self
+        self : object
+            The fitted aligner.
         """
         return self._fit(X, None)
 
@@ -157,32 +158,46 @@ _NET_PARAMS_DOC = """    n_components : int, default=32
         :func:`skmm.utils.resolve_modalities`).
     block_shapes : dict, default=None
         ``{modality: shape}`` grid shapes for cnn and sequence branches.
+$specific
     hidden_size : int, default=64
         Width of the branches (and decoders / discriminator).
     n_heads : int, default=4
         Heads of transformer branches.
     dropout : float, default=0.0
+        Dropout inside the branches.
     max_epochs : int, default=50
+        Passes over the training data.
     batch_size : int, default=128
         Training mini-batch size.
     lr : float, default=1e-3
+        Learning rate.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or Optimizer class, \
 default="adam"
+        ``"sgd"`` uses momentum 0.9.
     weight_decay : float, default=0.0
+        Weight decay (L2 penalty) passed to the optimizer.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the samples and stop when the
         validation alignment loss has not improved by ``tol`` (relative) for
         ``n_iter_no_change`` epochs; restore the best weights.
     validation_fraction : float, default=0.1
+        Fraction of the samples held out for early stopping (only used with
+        ``early_stopping=True``).
     n_iter_no_change : int, default=10
+        Epochs without improvement of the validation loss before stopping
+        (only used with ``early_stopping=True``).
     tol : float, default=1e-4
+        Relative improvement of the validation loss that counts as one (only
+        used with ``early_stopping=True``).
     callbacks : list, default=None
         Extra skorch callbacks, copied at each fit.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and dropout: same seed, same outputs
         on CPU.
     device : str, default="cpu"
+        Torch device (``"cuda"``, ``"auto"``...).
     verbose : int, default=0
+        Print skorch's per-epoch log.
 """
 
 _ATTRS_DOC = """    modalities_ : dict of str to ndarray of int
@@ -213,13 +228,15 @@ class ContrastiveAligner(_BaseNeuralAligner):
     Parameters
     ----------
 """
-        + _NET_PARAMS_DOC
-        + """    anchor : str or None, default=None
+        + _NET_PARAMS_DOC.replace(
+            "$specific",
+            """    anchor : str or None, default=None
         Contrast every modality with this one only (e.g. the text, as in
         ImageBind); None: every pair of modalities.
     temperature : float, default=0.07
-        Initial temperature of the softmax (learned, >= 0.01).
-
+        Initial temperature of the softmax (learned, >= 0.01).""",
+        )
+        + """
     Attributes
     ----------
 """
@@ -338,11 +355,13 @@ class AdversarialAligner(_BaseNeuralAligner):
     Parameters
     ----------
 """
-        + _NET_PARAMS_DOC
-        + """    adversarial_weight : float, default=0.1
+        + _NET_PARAMS_DOC.replace(
+            "$specific",
+            """    adversarial_weight : float, default=0.1
         Gradient-reversal factor: how strongly the heads fight the
-        discriminator.
-
+        discriminator.""",
+        )
+        + """
     Attributes
     ----------
 """
@@ -438,6 +457,7 @@ class AdversarialAligner(_BaseNeuralAligner):
         Returns
         -------
         self : AdversarialAligner
+            The fitted aligner.
         """
         return self._fit(X, y)
 
@@ -490,14 +510,16 @@ class CycleAligner(_BaseNeuralAligner):
     Parameters
     ----------
 """
-        + _NET_PARAMS_DOC
-        + """    cycle_weight : float, default=1.0
+        + _NET_PARAMS_DOC.replace(
+            "$specific",
+            """    cycle_weight : float, default=1.0
         Weight of the cycle-consistency term.
     impute : bool, default=False
         ``transform`` fills the embedding of a missing modality (NaN
         otherwise) with the mean of the sample's present embeddings; a sample
-        with no modality stays NaN.
-
+        with no modality stays NaN.""",
+        )
+        + """
     Attributes
     ----------
 """
@@ -590,9 +612,26 @@ class CycleAligner(_BaseNeuralAligner):
         return {"cycle_weight": self.cycle_weight}
 
     def score(self, X, y=None):
-        """Mean reciprocal rank of cross-modal retrieval (see
-        :meth:`CCAAligner.score`), on the real embeddings: imputed ones never
-        take part, whatever ``impute``."""
+        """Mean reciprocal rank of cross-modal retrieval on ``X``.
+
+        As :meth:`CCAAligner.score`, on the real embeddings: imputed ones never
+        take part, whatever ``impute``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the training layout; missing modalities as
+            all-NaN blocks.
+        y : array-like of shape (n_samples,), default=None
+            Labels: a candidate matches a query when they share the label. By
+            default each sample's other modality is its only match.
+
+        Returns
+        -------
+        score : float in [0, 1]
+            The mean reciprocal rank, averaged over every ordered pair of
+            modalities (greater is better).
+        """
         return make_retrieval_scorer("mean_reciprocal_rank")(_Unimputed(self), X, y)
 
     def transform(self, X):
@@ -601,10 +640,16 @@ class CycleAligner(_BaseNeuralAligner):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the training layout; missing modalities as
+            all-NaN blocks.
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_modalities * n_components_)
+        Z : ndarray of shape (n_samples, n_modalities * n_components)
+            ``n_components_`` columns per modality: blocks
+            ``"{modality}__{k}"``; a missing modality's block is NaN, or with
+            ``impute=True`` the mean of the sample's present embeddings (NaN
+            when none is present).
         """
         Z = super().transform(X)
         if self.impute:

@@ -16,20 +16,27 @@ def retrieval_curve(
 
     Parameters
     ----------
-    estimator : fitted aligner, or fitted Pipeline ending with one
+    estimator : estimator instance
+        A fitted aligner, or a fitted Pipeline ending with one.
     X : array-like or raw table
         Samples with both modalities present are used (the others are
         skipped).
     y : array-like of shape (n_samples,), default=None
         Match by label; None: by identity.
-    query_modality, candidate_modality : str
+    query_modality : str
+        The modality of the queries.
+    candidate_modality : str
+        The modality searched for each query.
     ks : sequence of int, default=None
         Default ``1, 2, 5, 10, 20, 50`` (up to the number of candidates).
 
     Returns
     -------
     ks : ndarray of int
+        The values of ``k`` kept (those not above the number of candidates).
     recall : ndarray of float
+        Recall@k for each of ``ks``: the fraction of queries with a match
+        among their ``k`` best candidates.
 
     Examples
     --------
@@ -70,11 +77,25 @@ def plot_retrieval_curves(curves, *, chance=None, ax=None, title=None):
     chance : callable or None, default=None
         ``chance(k)``: the recall@k of random ranking, drawn dashed.
     ax : matplotlib Axes, default=None
+        Axes to draw on (a new figure when None).
     title : str, default=None
+        Title of the axes (none when None).
 
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn on (log-scaled k, one line per curve).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skmm.alignment import plot_retrieval_curves
+    >>> curves = {"CCA": (np.array([1, 5, 10]), np.array([0.4, 0.7, 0.9]))}
+    >>> ax = plot_retrieval_curves(curves, chance=lambda k: k / 20)
+    >>> len(ax.get_lines())  # the curve and the chance line
+    2
     """
     import matplotlib.pyplot as plt
 
@@ -138,13 +159,20 @@ def alignment_panel(
     query_modality, candidate_modality : str, default=None
         Default: the first two modalities.
     test_size : float, default=0.3
+        Fraction of the samples held out to measure retrieval on (the
+        aligners are fitted on the rest).
     ax : matplotlib Axes, default=None
+        Axes to draw on (a new figure when None).
     random_state : int, default=0
+        Seed of the train/test split (and of the default contrastive
+        aligner).
 
     Returns
     -------
     ax : matplotlib Axes
+        The axes with the curves (see :func:`plot_retrieval_curves`).
     curves : dict of str to (ks, recall)
+        Held-out :func:`retrieval_curve` of each aligner, by name.
 
     Examples
     --------

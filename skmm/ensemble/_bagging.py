@@ -88,13 +88,6 @@ _PARAMS = """
         Modalities drawn (without replacement) for each member: an int is a
         number of modalities, a float a fraction ``max(1, int(max_modalities *
         n_modalities))``. The default gives every member every modality.
-    member_params : dict of str to list, default=None
-        Parameters of the base estimator drawn for each member from its own
-        seed, e.g. ``{"fusion": ["early", "late", "gated"]}`` for a random
-        fusion type per network, or ``{"hidden_size": [16, 32, 64]}``: one
-        value per key, uniformly. Diversity that matters for networks, on top
-        of rows, modalities and seeds (with ``bootstrap=False``, the members
-        then differ only by their draws and seeds).
     modalities : dict, default=None
         Explicit layout ``{modality name: columns}``. For an encoded matrix,
         column positions, a slice, a mask or names (see
@@ -112,6 +105,13 @@ _PARAMS = """
         do). A member none of whose modalities is present never votes; a
         sample that no member can vote for raises
         :class:`~skmm.exceptions.InvalidSampleError` naming it.
+    member_params : dict of str to list, default=None
+        Parameters of the base estimator drawn for each member from its own
+        seed, e.g. ``{"fusion": ["early", "late", "gated"]}`` for a random
+        fusion type per network, or ``{"hidden_size": [16, 32, 64]}``: one
+        value per key, uniformly. Diversity that matters for networks, on top
+        of rows, modalities and seeds (with ``bootstrap=False``, the members
+        then differ only by their draws and seeds).
     n_jobs : int, default=None
         Members fitted and predicted in parallel (joblib); the results equal
         those of ``n_jobs=1`` (every member's randomness comes from a seed
@@ -789,6 +789,7 @@ class ModalityBaggingClassifier(_ModalityBaggingMixin, BaggingClassifier):
         Returns
         -------
         self : ModalityBaggingClassifier
+            The fitted ensemble.
         """
         return self._fit_modal(X, y, sample_weight, fit_params)
 
@@ -840,6 +841,8 @@ class ModalityBaggingClassifier(_ModalityBaggingMixin, BaggingClassifier):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            The log of :meth:`predict_proba` (``-inf`` where a probability is
+            0), columns ordered as ``classes_``.
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X, **params))
@@ -1000,6 +1003,7 @@ class ModalityBaggingRegressor(_ModalityBaggingMixin, BaggingRegressor):
         Returns
         -------
         self : ModalityBaggingRegressor
+            The fitted ensemble.
         """
         return self._fit_modal(X, y, sample_weight, fit_params)
 
@@ -1016,6 +1020,7 @@ class ModalityBaggingRegressor(_ModalityBaggingMixin, BaggingRegressor):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The mean of the voting members' predictions for each sample.
         """
         _raise_for_params(params, self, "predict")
         check_is_fitted(self)

@@ -478,6 +478,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         routing : MetadataRouter
+            The routing: ``fit`` metadata is passed to ``estimator``'s ``fit``.
         """
         return MetadataRouter(owner=self).add(
             estimator=self.estimator,
@@ -485,7 +486,25 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         )
 
     def predict_present(self, X, method):
-        """``method`` output for the present samples, and the presence mask."""
+        """Call ``method`` of the fitted estimator on the present samples only.
+
+        Parameters
+        ----------
+        X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
+            The same kind of input as in fit.
+        method : str
+            Name of the method of ``estimator_`` to call, e.g. ``"predict"`` or
+            ``"predict_proba"`` (probability columns are then aligned to
+            ``classes_``).
+
+        Returns
+        -------
+        out : ndarray or None
+            The output of ``method`` for the samples whose modality is present
+            (in order), or None when it is missing for every sample.
+        present : ndarray of bool of shape (n_samples,)
+            Whether the modality is present for each sample.
+        """
         check_is_fitted(self)
         inp = check_ensemble_input(self, X, reset=False, modalities=self.modalities)
         present = inp.presence_of(self.modality)
@@ -612,6 +631,20 @@ class ExpertParamsMixin:
     """
 
     def get_params(self, deep=True):
+        """Get the parameters of this estimator, experts included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also return the parameters of the contained estimators:
+            ``experts__{modality}`` (the expert) and
+            ``experts__{modality}__{param}`` (its parameters).
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         out = super().get_params(deep=deep)
         experts = getattr(self, "experts", None)
         if not deep or not hasattr(experts, "items"):
@@ -624,6 +657,21 @@ class ExpertParamsMixin:
         return out
 
     def set_params(self, **params):
+        """Set the parameters of this estimator, experts included.
+
+        ``experts__{modality}`` replaces an expert (``"drop"`` removes it);
+        ``experts__{modality}__{param}`` sets a parameter of that expert.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            The estimator itself.
+        """
         if "experts" in params:
             self.experts = params.pop("experts")
         keys = [k for k in params if k.startswith("experts__")]

@@ -365,9 +365,13 @@ def ensemble_diversity(estimator, X, y):
 
     Parameters
     ----------
-    estimator : fitted classifier with ``estimators_`` and ``classes_``
-    X : the input the ensemble predicts on
+    estimator : classifier
+        A fitted ensemble classifier with ``estimators_`` and ``classes_``.
+    X : array-like, DataFrame or dict of columns
+        The input the ensemble predicts on (held-out data, as the ensemble
+        takes it).
     y : array-like of shape (n_samples,)
+        The true class labels of ``X``.
 
     Returns
     -------

@@ -132,6 +132,7 @@ class ModalityExpertClassifier(ClassifierMixin, ModalityExpert):
         Returns
         -------
         self : ModalityExpertClassifier
+            The fitted expert.
         """
         y = check_target(self, y, multi_output=False)
         check_classification_targets(y)
@@ -177,10 +178,13 @@ class ModalityExpertClassifier(ClassifierMixin, ModalityExpert):
         Parameters
         ----------
         X : DataFrame, dict, ndarray or sparse matrix of shape (n_samples, n_columns)
+            The same kind of input as in fit.
 
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            The predicted class labels (the mode of ``prior_`` for the samples
+            whose modality is missing).
         """
         proba = self.predict_proba(X)
         if self.absent == "nan":

@@ -271,6 +271,7 @@ callable, default="neg_log_loss"
         Returns
         -------
         self : EnsembleSelectionClassifier
+            The fitted ensemble.
         """
         _raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
         inp = check_ensemble_input(self, X, reset=True)
@@ -455,6 +456,7 @@ callable, default="neg_log_loss"
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            The predicted class labels.
         """
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -470,6 +472,8 @@ callable, default="neg_log_loss"
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            The log of :meth:`predict_proba` (``-inf`` where a probability is
+            0), columns ordered as ``classes_``.
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))

@@ -206,6 +206,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : SnapshotEnsembleClassifier
+            The fitted ensemble.
         """
         validate_data(self, X, ensure_all_finite="allow-nan", dtype=None)
         net = self._make_network()
@@ -257,6 +258,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The same kind of input as in fit.
 
         Returns
         -------
@@ -272,7 +274,19 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return total / len(self.estimators_)
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`."""
+        """Log of the mean class probabilities of the snapshots.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same kind of input as in fit.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            The log of :meth:`predict_proba` (``-inf`` where a probability is
+            0), columns ordered as ``classes_``.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
@@ -282,10 +296,12 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The same kind of input as in fit.
 
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            The predicted class labels.
         """
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

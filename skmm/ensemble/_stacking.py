@@ -282,7 +282,7 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         ).full()
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the meta-features given to the final estimator.
+        """Get the names of the meta-features given to the final estimator.
 
         ``{class}_{member}{i}`` for a member's outputs (no index when it has
         one), ``{class}_{modality}_present`` for an expert's presence
@@ -296,6 +296,7 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            One name per column of :meth:`transform`'s output.
         """
         check_is_fitted(self)
         input_features = _check_feature_names_in(
@@ -323,6 +324,8 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         Returns
         -------
         routing : MetadataRouter
+            The routing: ``fit`` metadata goes to each expert and estimator,
+            ``predict`` metadata to the final estimator.
         """
         router = MetadataRouter(owner=self)
         for name, est in (self.experts or {}).items():
@@ -386,12 +389,12 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         "An expert must implement ``predict_proba`` (checked at fit).",
     )
     .replace(
-        "    cv : int",
-        """    stack_method : {"auto", "predict_proba", "decision_function", \
-"predict"}, default="auto"
-        Method of the multimodal ``estimators`` whose output is stacked, as in
-        scikit-learn. Experts always give ``predict_proba``.
-    cv : int""",
+        "    n_jobs : int",
+        '    stack_method : {"auto", "predict_proba", "decision_function", '
+        '"predict"}, default="auto"\n'
+        "        Method of the multimodal ``estimators`` whose output is stacked, as\n"
+        "        in scikit-learn. Experts always give ``predict_proba``.\n"
+        "    n_jobs : int",
     ),
     attributes=_ATTRIBUTES.replace(
         "$fill",
@@ -496,6 +499,7 @@ class ModalityStackingClassifier(_ModalityStackingMixin, StackingClassifier):
         Returns
         -------
         self : ModalityStackingClassifier
+            The fitted ensemble.
         """
         if y is None:
             raise ValueError(
@@ -519,7 +523,7 @@ class ModalityStackingClassifier(_ModalityStackingMixin, StackingClassifier):
         self.absent_fill_ = counts / counts.sum()
 
     def transform(self, X):
-        """Meta-features for X: what the final estimator sees.
+        """Compute the meta-features of X: what the final estimator sees.
 
         Parameters
         ----------
@@ -631,6 +635,7 @@ class ModalityStackingRegressor(_ModalityStackingMixin, StackingRegressor):
         Returns
         -------
         self : ModalityStackingRegressor
+            The fitted ensemble.
         """
         if y is None:
             raise ValueError(
@@ -647,7 +652,7 @@ class ModalityStackingRegressor(_ModalityStackingMixin, StackingRegressor):
         )
 
     def transform(self, X):
-        """Meta-features for X: what the final estimator sees.
+        """Compute the meta-features of X: what the final estimator sees.
 
         Parameters
         ----------

@@ -334,6 +334,7 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         Returns
         -------
         self : MultimodalAdaBoostClassifier
+            The fitted ensemble.
         """
         inp = self._input(X, reset=True)
         y = check_target(self, y, multi_output=False)

@@ -289,6 +289,7 @@ _PARAMS_DOC = """
     block_shapes : dict, default=None
         ``{modality: shape}`` grid shapes for cnn and sequence branches; by
         default inferred from ``"{stem}:{i}:{j}..."`` feature names.
+$classes
     hidden_size : int, default=64
         Width of branches and fusion.
     n_heads : int, default=4
@@ -340,14 +341,21 @@ _PARAMS_DOC = """
 default="adam"
         ``"sgd"`` uses momentum 0.9.
     weight_decay : float, default=0.0
+        Weight decay (L2 penalty) passed to the optimizer.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified for
         classifiers when possible), stop when the validation loss has not
         improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, and
         restore the best weights.
     validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping (only used
+        with ``early_stopping=True``).
     n_iter_no_change : int, default=10
+        Epochs without improvement of the validation loss before stopping
+        (only used with ``early_stopping=True``).
     tol : float, default=1e-4
+        Relative improvement of the validation loss that counts as one (only
+        used with ``early_stopping=True``).
     callbacks : list, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples),
         copied at each ``fit``.
@@ -410,12 +418,15 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     Each modality block of the encoded matrix goes through its own branch, the
     fusion module combines them, and a linear layer gives class logits.
 """
-        + _PARAMS_DOC
-        + """    classes : array-like, default=None
+        + _PARAMS_DOC.replace(
+            "$classes\n",
+            """    classes : array-like, default=None
         The full label set. Labels absent from a training set (or present only
         with zero weight) still get a ``predict_proba`` column, with probability
         0. By default, the labels of ``y``.
-
+""",
+        )
+        + """
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -530,6 +541,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Returns
         -------
         self : FusionClassifier
+            The fitted classifier.
         """
         return self._fit(X, y, sample_weight)
 
@@ -577,10 +589,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the columns seen in fit; missing modalities as
+            NaN blocks.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Softmax of the network's logits; each row sums to 1.
         """
         logits = self._raw_output(X)
         logits -= logits.max(axis=1, keepdims=True)
@@ -588,7 +603,20 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`."""
+        """Log of the class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the columns seen in fit; missing modalities as
+            NaN blocks.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            The log of :meth:`predict_proba` (``-inf`` where a probability is
+            0).
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
@@ -598,10 +626,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the columns seen in fit; missing modalities as
+            NaN blocks.
 
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            The label of the highest probability for each sample.
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
@@ -614,7 +645,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     Like :class:`FusionClassifier`, with a linear output per target and a
     (weighted) mean squared error on standardized targets.
 """
-        + _PARAMS_DOC
+        + _PARAMS_DOC.replace("$classes\n", "")
         + """
     Attributes
     ----------
@@ -716,12 +747,15 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         X : array-like of shape (n_samples, n_features)
             Encoded matrix; missing modalities as NaN blocks.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Numeric targets (standardized inside the network with the weighted
+            training mean and standard deviation).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the per-sample loss.
 
         Returns
         -------
         self : FusionRegressor
+            The fitted regressor.
         """
         return self._fit(X, y, sample_weight)
 
@@ -741,10 +775,14 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Encoded matrix with the columns seen in fit; missing modalities as
+            NaN blocks.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predictions on the scale of the training targets, with the shape
+            of ``y`` in fit.
         """
         output = self._raw_output(X) * self._y_scale + self._y_mean
         return output.ravel() if self._y_ndim == 1 else output

@@ -60,6 +60,8 @@ def dumps(model):
     Returns
     -------
     data : bytes
+        The file content :func:`dump` would write: a JSON description of the
+        model and its arrays in safetensors format, with a SHA-256 checksum.
 
     Examples
     --------
@@ -225,7 +227,7 @@ def _read(path):
 
 
 def get_untrusted_types(path=None, *, data=None):
-    """Types and functions a model file names that are not trusted by default.
+    """List the types and functions of a model file not trusted by default.
 
     Check these before passing them as ``trusted=`` to :func:`load`.
 
@@ -257,6 +259,29 @@ def get_untrusted_types(path=None, *, data=None):
 
 def loads(data, *, trusted=None):
     """Load a model from bytes written by :func:`dumps` (see :func:`load`).
+
+    Parameters
+    ----------
+    data : bytes
+        The content written by :func:`dumps` (or of a file written by
+        :func:`dump`).
+    trusted : sequence of (type, function or str), default=None
+        More classes or functions to allow, as objects or ``"module.qualname"``
+        strings (see :func:`get_untrusted_types`).
+
+    Returns
+    -------
+    model : object
+        The model, rebuilt from data (nothing is unpickled or evaluated).
+
+    Raises
+    ------
+    ModelFileError
+        If ``data`` is not skmm.io content, is corrupted or modified
+        (checksum), or is malformed.
+    UntrustedTypesError
+        If the content names classes or functions that are not trusted;
+        nothing was built.
 
     Examples
     --------
@@ -298,6 +323,7 @@ def load(path, *, trusted=None):
     Returns
     -------
     model : object
+        The model, rebuilt from data (nothing is unpickled or evaluated).
 
     Raises
     ------

@@ -115,12 +115,15 @@ def recall_at_k(similarity, k=1, *, query_labels=None, candidate_labels=None):
     similarity : array-like of shape (n_queries, n_candidates)
         See :func:`retrieval_ranks`.
     k : int, default=1
+        Number of top-ranked candidates in which a relevant one counts.
     query_labels, candidate_labels : array-like, default=None
         Match by label; None: by identity.
 
     Returns
     -------
     recall : float in [0, 1]
+        Fraction of the queries whose first relevant candidate has rank at
+        most ``k``.
 
     Examples
     --------
@@ -140,6 +143,20 @@ def recall_at_k(similarity, k=1, *, query_labels=None, candidate_labels=None):
 def mean_reciprocal_rank(similarity, *, query_labels=None, candidate_labels=None):
     """Mean of ``1 / rank`` over the queries (0 for a query with no match).
 
+    Parameters
+    ----------
+    similarity : array-like of shape (n_queries, n_candidates)
+        Score of each candidate for each query, higher is closer (see
+        :func:`retrieval_ranks`).
+    query_labels, candidate_labels : array-like, default=None
+        Match by label; None: by identity.
+
+    Returns
+    -------
+    mrr : float in [0, 1]
+        The mean reciprocal rank of the first relevant candidate (greater is
+        better).
+
     Examples
     --------
     >>> import numpy as np
@@ -156,6 +173,20 @@ def mean_reciprocal_rank(similarity, *, query_labels=None, candidate_labels=None
 
 def median_rank(similarity, *, query_labels=None, candidate_labels=None):
     """Median rank of the first relevant candidate (lower is better).
+
+    Parameters
+    ----------
+    similarity : array-like of shape (n_queries, n_candidates)
+        Score of each candidate for each query, higher is closer (see
+        :func:`retrieval_ranks`).
+    query_labels, candidate_labels : array-like, default=None
+        Match by label; None: by identity.
+
+    Returns
+    -------
+    rank : float
+        The median over the queries of the 1-based rank of their first
+        relevant candidate (``inf`` counts for a query without one).
 
     Examples
     --------
@@ -272,7 +303,9 @@ default="mean_reciprocal_rank"
 
     Returns
     -------
-    scorer : callable ``scorer(estimator, X, y=None) -> float``
+    scorer : callable
+        ``scorer(estimator, X, y=None) -> float``: the metric of the
+        retrieval through ``estimator`` among the samples of ``X``.
 
     Examples
     --------

@@ -520,10 +520,14 @@ def drop_modalities(X, rates, *, modalities=None, random_state=None):
     modalities : dict, default=None
         Explicit layout ``{modality: columns}``.
     random_state : int, RandomState instance or None, default=None
+        Seed of the choice of the dropped cells; pass an int for the same
+        cells on every call.
 
     Returns
     -------
     X_dropped : DataFrame or ndarray
+        A copy with the chosen cells missing (DataFrames stay DataFrames with
+        the same index; a dict becomes a DataFrame).
 
     Examples
     --------
@@ -550,14 +554,21 @@ def misalign_modalities(X, rates, *, modalities=None, random_state=None):
     Parameters
     ----------
     X : DataFrame, dict of columns, 2-D array, or numeric matrix
+        A raw table, or an encoded matrix (the rows of a modality's block are
+        exchanged between samples).
     rates : dict
         ``{modality: fraction}``.
     modalities : dict, default=None
+        Explicit layout ``{modality: columns}``.
     random_state : int, RandomState instance or None, default=None
+        Seed of the choice of the samples and of the cycle; pass an int for
+        the same pairing on every call.
 
     Returns
     -------
     X_misaligned : DataFrame or ndarray
+        A copy with the chosen cells moved (DataFrames stay DataFrames with
+        the same index; a dict becomes a DataFrame).
 
     Examples
     --------

@@ -193,12 +193,14 @@ def relative_robustness(severities, scores):
     Parameters
     ----------
     severities : array-like of shape (n_levels,)
+        Severity levels, at least 2 (sorted before integrating).
     scores : array-like of shape (n_levels,)
         Score at each severity (e.g. the mean over repeats).
 
     Returns
     -------
     area : float
+        The trapezoid-rule area under ``scores`` against ``severities``.
 
     References
     ----------
@@ -234,12 +236,16 @@ def effective_robustness(severities, scores, reference_scores):
         Must start at the clean level (the smallest severity is the reference
         point, normally 0).
     scores : array-like of shape (n_levels,)
+        The model's score at each severity (e.g. the mean over repeats).
     reference_scores : array-like of shape (n_levels,)
         The reference model's scores at the same severities.
 
     Returns
     -------
     effective : float
+        The trapezoid-rule integral of ``f(s) - beta(s)`` over severity (in
+        score units); positive when the model degrades more slowly than the
+        reference.
 
     Examples
     --------
@@ -379,7 +385,9 @@ def modality_importance(
         ``"{modality}__"`` feature names (of ``X`` or of the estimator's
         ``feature_names_in_``) or from ``modalities``.
     y : array-like of shape (n_samples,)
+        Targets the estimator is scored against.
     method : {"drop", "permute"}, default="drop"
+        How a modality is removed: made missing, or shuffled across samples.
     modalities : dict, default=None
         Explicit layout ``{modality: columns}``.
     n_repeats : int, default=5

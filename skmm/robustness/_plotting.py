@@ -106,6 +106,8 @@ class RobustnessDisplay:
         Returns
         -------
         display : RobustnessDisplay
+            The display itself, with ``lines_``, ``relative_robustness_``,
+            ``ax_`` and ``figure_`` set.
         """
         ax = _axes(ax)
         results = _stack(self.results, None)
@@ -258,12 +260,14 @@ class ModalityImportanceDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+            Axes to draw on (a new figure when None).
         **bar_kwargs : dict
             Passed to ``ax.barh``.
 
         Returns
         -------
         display : ModalityImportanceDisplay
+            The display itself, with ``bars_``, ``ax_`` and ``figure_`` set.
         """
         ax = _axes(ax)
         mean = np.asarray(self.importances.importances_mean)
@@ -358,28 +362,60 @@ def plot_robustness_comparison(
     X : DataFrame
         Raw test table.
     y : array-like of shape (n_samples,)
+        Test targets.
     corruptions : dict of str to transformer
         ``{label: corruption}`` as in :func:`robustness_curve`, e.g.
         ``{"audio noise": ModalityCorruptor("audio", "white_noise", sr=8000)}``.
     severities : sequence of float, default=(0, 0.25, 0.5, 0.75, 1)
+        Severity levels of the curves in the left panel.
     missing : list of str, default=None
         Modalities to remove in the right panel (default: every column). An
         estimator left with no modality to predict from (one that reads only
         the removed modality) scores NaN there, drawn as "n/a".
     scoring : str, callable or None, default=None
+        As in :func:`robustness_curve`; None uses each estimator's ``score``.
     n_repeats : int, default=1
+        Corruption draws per severity (see :func:`robustness_curve`).
     random_state : int, default=0
+        Seeds of the repeats of the curves.
     path : str or path-like, default=None
         Save the figure there (PNG, 120 dpi).
     title : str, default=None
+        Title over both panels (none when None).
 
     Returns
     -------
     figure : matplotlib Figure
+        The two-panel figure.
     results : DataFrame
         The curves (``estimator``, ``corruption``, ``severity``, ``repeat``,
         ``score``) and the missing-modality scores (``corruption`` is
         ``"<modality> missing"`` or ``"none"``, ``severity`` 1.0 / 0.0).
+
+    See Also
+    --------
+    robustness_curve : The curves of the left panel.
+    RobustnessDisplay : One panel of curves.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skmm.robustness import ModalityCorruptor, plot_robustness_comparison
+    >>> X = pd.DataFrame({"text": ["big", "small", "big", "small"],
+    ...                   "tag": ["a", "b", "a", "b"]})
+    >>> y = [1, 0, 1, 0]
+    >>> dummy = DummyClassifier().fit(X, y)
+    >>> noise = {"word dropout": ModalityCorruptor("text", "word_dropout")}
+    >>> fig, results = plot_robustness_comparison(
+    ...     {"dummy": dummy}, X, y, noise, severities=[0.0, 1.0]
+    ... )
+    >>> len(fig.axes)
+    2
+    >>> sorted(results["corruption"].unique())
+    ['none', 'tag missing', 'text missing', 'word dropout']
     """
     import matplotlib.pyplot as plt
 

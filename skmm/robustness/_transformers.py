@@ -37,6 +37,7 @@ class _StatelessMixin:
         Returns
         -------
         self : object
+            The transformer itself, unchanged.
         """
         return self
 
@@ -123,6 +124,7 @@ class Corruption(
         Returns
         -------
         self : object
+            The transformer itself (nothing is fitted).
         """
         check_raw_column(X, estimator=self)
         return self
@@ -138,6 +140,8 @@ class Corruption(
         Returns
         -------
         cells : list of length n_samples
+            The corrupted cells, in the input order (a new list; missing cells
+            stay missing).
         """
         self._validate_params()
         check_raw_column(X, estimator=self)
@@ -237,12 +241,15 @@ class ModalityCorruptor(
         Parameters
         ----------
         X : DataFrame, dict of columns, 2-D array or numeric matrix
+            A raw table, or an encoded matrix (then only ``"missing"`` and
+            ``"misalign"`` apply).
         y : None
             Ignored.
 
         Returns
         -------
         self : object
+            The transformer itself (nothing is fitted).
         """
         self._corrupt(X, severity=0.0)
         return self
@@ -253,10 +260,15 @@ class ModalityCorruptor(
         Parameters
         ----------
         X : DataFrame, dict of columns, 2-D array or numeric matrix
+            A raw table, or an encoded matrix (then only ``"missing"`` and
+            ``"misalign"`` apply).
 
         Returns
         -------
         X_corrupted : DataFrame or ndarray
+            A copy with ``column`` corrupted (DataFrames stay DataFrames with
+            the same index; a dict becomes a DataFrame). Other columns are
+            untouched.
         """
         self._validate_params()
         return self._corrupt(X, severity=self.severity)
