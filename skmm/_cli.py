@@ -13,11 +13,13 @@ fused pipelines should be clearly ahead. Prints a table (accuracy mean +- std,
 fit time), saves the best pipeline with joblib, reloads it and checks that it
 predicts identically, and writes a PNG figure of the comparison.
 
-Default: 300 samples, 3-fold CV, 7 pipelines (2 unimodal linear models, an
-image CNN, concatenated features, early and attention fusion networks, a
-stacking ensemble): about 2 min on 2 CPU cores (122 s measured). --full: 900
-samples, 3-fold CV, 16 pipelines (every fusion type, bagging, ensemble
-selection, boosting): about 22 min on 2 CPU cores (21.7 min measured).
+Default: 300 samples, 3-fold CV, 7 pipelines (3 unimodal linear models,
+concatenated features, early and attention fusion networks, a stacking
+ensemble), the folds in parallel, then a robustness and an alignment panel:
+94 s on 2 CPU cores (measured). --full: 900 samples, 3-fold CV, 16 pipelines
+(every fusion type, image/text/audio networks, bagging, ensemble selection,
+boosting): 21.7 min on 2 CPU cores measured with folds run one after the other
+(previous release).
 
 Encoded features are cached in OUTPUT/encoding_cache, so a repeated run skips
 the audio and image encoding (--no-cache to turn it off).

@@ -579,11 +579,17 @@ def _cross_validate(estimator, X, y, folds, *, n_jobs, bar):
         for train, test in splits
     )
     scores, times = [], []
-    for score, seconds in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-        scores.append(score)
-        times.append(seconds)
-        if bar is not None:
-            bar.update(1)
+    with warnings.catch_warnings():
+        # loky replaces a worker whose memory grew (torch's allocator keeps
+        # what a fit used); the restart is harmless and the results identical
+        warnings.filterwarnings(
+            "ignore", message="A worker stopped while some jobs", category=UserWarning
+        )
+        for score, seconds in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+            scores.append(score)
+            times.append(seconds)
+            if bar is not None:
+                bar.update(1)
     return np.asarray(scores), np.asarray(times)
 
 
