@@ -233,14 +233,14 @@ def test_drop_and_misalign_raw_tables():
     assert out["audio"].tolist() is not None
     assert all(a is b for a, b in zip(out["audio"], X["audio"]))
 
-    mis = misalign_modalities(X, {"text": 1.0}, random_state=0)
-    assert mis["text"].isna().sum() == 1
-    moved = [i for i in range(1, 10) if mis["text"][i] != X["text"][i]]
+    swapped = misalign_modalities(X, {"text": 1.0}, random_state=0)
+    assert swapped["text"].isna().sum() == 1
+    moved = [i for i in range(1, 10) if swapped["text"][i] != X["text"][i]]
     assert len(moved) == 9
-    assert sorted(mis["text"][1:]) == sorted(X["text"][1:])
+    assert sorted(swapped["text"][1:]) == sorted(X["text"][1:])
     # seeded, and columns draw independent streams
     again = misalign_modalities(X, {"text": 1.0}, random_state=0)
-    assert mis["text"].tolist() == again["text"].tolist()
+    assert swapped["text"].tolist() == again["text"].tolist()
     both = drop_modalities(X, {"text": 0.5, "audio": 0.5}, random_state=0)
     assert not np.array_equal(both["text"].isna(), both["audio"].isna())
     # a dict table and an explicit layout
@@ -262,11 +262,13 @@ def test_encoded_matrices():
     assert isinstance(out, pd.DataFrame) and list(out.columns) == names
     gone = out.iloc[:, 2:].isna().all(axis=1)
     assert gone.sum() == 5 and not out.iloc[:, :2].isna().any().any()
-    mis = misalign_modalities(X, {"b": 1.0}, modalities={"a": [0, 1], "b": [2, 3, 4]})
-    assert mis.dtype == np.float32
-    np.testing.assert_array_equal(mis[:, :2], X[:, :2])
-    assert sorted(map(tuple, mis[:, 2:])) == sorted(map(tuple, X[:, 2:]))
-    assert not (mis[:, 2:] == X[:, 2:]).all(axis=1).any()
+    swapped = misalign_modalities(
+        X, {"b": 1.0}, modalities={"a": [0, 1], "b": [2, 3, 4]}
+    )
+    assert swapped.dtype == np.float32
+    np.testing.assert_array_equal(swapped[:, :2], X[:, :2])
+    assert sorted(map(tuple, swapped[:, 2:])) == sorted(map(tuple, X[:, 2:]))
+    assert not (swapped[:, 2:] == X[:, 2:]).all(axis=1).any()
 
 
 def test_transformers_in_a_pipeline():
