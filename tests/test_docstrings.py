@@ -39,24 +39,7 @@ IGNORED_METHOD_CHECKS = {"EX01"}
 #: Objects whose docstrings fail today, in files owned by another part of the
 #: project; the reason says what is wrong. Remove an entry once it is fixed
 #: (the test is xfail, non-strict, so a fix elsewhere does not break the suite).
-KNOWN_FAILURES = {
-    "skmm.utils.as_table": "skmm/utils/_contract.py (lead): GL07 (Sections are in the wrong order. Correct order is: Parameters, Returns)",
-    "skmm.compose.MultimodalEncoder.get_params": "skmm/compose (lead): RT03 return value undescribed",
-    "skmm.compose.MultimodalEncoder.set_params": "skmm/compose (lead): RT03 return value undescribed",
-    "skmm.compose.MultimodalEncoder.fit": "skmm/compose (lead): RT03 return value undescribed",
-    "skmm.compose.MultimodalEncoder.fit_transform": "skmm/compose (lead): RT04 description starts lower-case",
-    "skmm.compose.MultimodalEncoder.transform": "skmm/compose (lead): RT04 description starts lower-case",
-    "skmm.compose.MultimodalEncoder.get_feature_names_out": "skmm/compose (lead): RT03 return value undescribed",
-    "skmm.utils.describe_cell": "skmm/utils/_contract.py, _layout.py (lead): PR01 cell, max_len undocumented; RT01 no Returns",
-    "skmm.utils.get_column": "skmm/utils/_contract.py, _layout.py (lead): PR07 table undescribed; RT03",
-    "skmm.utils.grid_feature_names": "skmm/utils/_contract.py, _layout.py (lead): PR01 stem, shape undocumented; RT01 no Returns",
-    "skmm.utils.is_missing": "skmm/utils/_contract.py, _layout.py (lead): RT03 return value undescribed",
-    "skmm.utils.missing_mask": "skmm/utils/_contract.py, _layout.py (lead): RT03 return value undescribed",
-    "skmm.utils.table_columns": "skmm/utils/_contract.py, _layout.py (lead): PR01 table undocumented; RT01 no Returns",
-    "skmm.utils.estimator_checks.check_raw_estimator": "skmm/utils/estimator_checks.py (lead): PR01 estimator, X, y undocumented",
-    "skmm.utils.estimator_checks.make_raw_column": "skmm/utils/estimator_checks.py (lead): PR07 n_samples, random_state undescribed",
-    "skmm.utils.estimator_checks.make_raw_table": "skmm/utils/estimator_checks.py (lead): PR01 n_samples, modalities, random_state undocumented; RT01",
-}
+KNOWN_FAILURES = {}
 
 
 def public_modules():

@@ -162,6 +162,9 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Returns
         -------
         params : dict
+            Parameter names mapped to their values; with ``deep=True``, also the
+            encoders (by modality name) and their parameters as
+            ``{modality}__{param}``.
         """
         return self._get_params("_encoders", deep=deep)
 
@@ -176,6 +179,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Returns
         -------
         self : MultimodalEncoder
+            This estimator.
         """
         self._set_params("_encoders", **params)
         return self
@@ -231,6 +235,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Returns
         -------
         self : MultimodalEncoder
+            This fitted estimator.
         """
         self.fit_transform(X, y)
         return self
@@ -249,7 +254,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Returns
         -------
         Xt : DataFrame of shape (n_samples, n_features_out)
-            float32 columns ``"{modality}__{feature}"``.
+            The encoded table: float32 columns ``"{modality}__{feature}"``.
         """
         self._validate_encoders()
         table = as_table(X)
@@ -320,8 +325,8 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Returns
         -------
         Xt : DataFrame of shape (n_samples, n_features_out)
-            float32 columns ``"{modality}__{feature}"``; NaN blocks where a
-            modality is missing.
+            The encoded table: float32 columns ``"{modality}__{feature}"``;
+            NaN blocks where a modality is missing.
         """
         check_is_fitted(self)
         table = as_table(X)
@@ -363,6 +368,7 @@ class MultimodalEncoder(TransformerMixin, _BaseComposition):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            A copy of ``feature_names_out_``, one name per output column.
         """
         check_is_fitted(self)
         return self.feature_names_out_.copy()

@@ -50,6 +50,7 @@ def is_missing(cell):
     Returns
     -------
     missing : bool
+        Whether ``cell`` is a missing cell.
 
     Examples
     --------
@@ -76,6 +77,7 @@ def missing_mask(cells):
     Returns
     -------
     mask : ndarray of shape (n_samples,), dtype=bool
+        True where the cell is missing (see :func:`is_missing`).
 
     Examples
     --------
@@ -88,6 +90,23 @@ def missing_mask(cells):
 
 def describe_cell(cell, max_len=60):
     """Short, human readable description of a cell, for error messages.
+
+    Parameters
+    ----------
+    cell : object
+        One cell of a raw table.
+    max_len : int, default=60
+        Maximum length of the cell's ``repr``: a longer one is cut to
+        ``max_len`` characters, the last three being ``"..."``. Not used for
+        an ndarray or a 2-tuple.
+
+    Returns
+    -------
+    description : str
+        For an ndarray, its shape and dtype; for a 2-tuple, ``"tuple(...)"``
+        of the description of its first element and the ``repr`` of its
+        second; otherwise the (cut) ``repr`` of the cell, prefixed with its
+        type name unless the cell is a string, bytes, a number or None.
 
     Examples
     --------
@@ -219,6 +238,11 @@ def as_table(X):
     table : DataFrame or ndarray
         A DataFrame (from a DataFrame or dict) or a 2-D ndarray.
 
+    Raises
+    ------
+    ValueError
+        On columns of different lengths, an empty table or an unsupported type.
+
     Notes
     -----
     pandas Series in a dict are paired by index label, as pandas pairs them:
@@ -227,11 +251,6 @@ def as_table(X):
     the user's rows). Series whose labels differ raise, rather than pairing the
     samples of different rows or inventing missing cells. Lists and arrays in
     the same dict are positional.
-
-    Raises
-    ------
-    ValueError
-        On columns of different lengths, an empty table or an unsupported type.
 
     Examples
     --------
@@ -336,6 +355,17 @@ def _aligned_index(columns):
 
 def table_columns(table):
     """Column keys of a table returned by :func:`as_table`.
+
+    Parameters
+    ----------
+    table : DataFrame or 2-D ndarray
+        A table returned by :func:`as_table`.
+
+    Returns
+    -------
+    columns : list
+        The column labels of a DataFrame, or the column positions
+        ``0, ..., n_columns - 1`` of an array.
 
     Examples
     --------
@@ -472,6 +502,7 @@ def get_column(table, key):
     Parameters
     ----------
     table : DataFrame or 2-D ndarray
+        A table returned by :func:`as_table`.
     key : str, int or list
         A column name (DataFrame) or position (int, any table). A scalar key gives
         a 1-D list of cells; a list of keys gives a 2-D sub-table.
@@ -479,6 +510,9 @@ def get_column(table, key):
     Returns
     -------
     column : list or DataFrame or ndarray
+        For a scalar key, the cells of the column as a list; for a list of
+        keys, the sub-table of those columns (a DataFrame from a DataFrame, a
+        2-D ndarray from an array).
 
     Examples
     --------

@@ -277,6 +277,19 @@ def grid_feature_names(stem, shape):
     positions) name their features this way so that fusion branches can recover
     the shape with :func:`infer_block_shape`.
 
+    Parameters
+    ----------
+    stem : str
+        Common prefix of the names, before the first ``":"``.
+    shape : tuple of int
+        Shape of the grid.
+
+    Returns
+    -------
+    feature_names : ndarray of str objects of shape (prod(shape),)
+        One name per grid cell, ``"{stem}:{i}:{j}..."`` with the indices in
+        C order (last index fastest).
+
     Examples
     --------
     >>> from skmm.utils import grid_feature_names
