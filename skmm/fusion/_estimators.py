@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.helper import SliceDict
@@ -17,12 +18,14 @@ from skmm.fusion._fusers import FUSIONS
 from skmm.fusion._network import (
     FusionNetwork,
     check_token_blocks,
+    inference_batch_size,
     make_block_specs,
     network_inputs,
 )
 from skmm.fusion._pretrained import PretrainedBranch
 from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
+from skmm.utils._layout import presence_from_nan
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 from skmm.utils._torch import torch_threads
 
@@ -135,6 +138,11 @@ class _BaseFusion(BaseNetworkEstimator):
             "cnn_norm": self.cnn_norm,
         }
 
+    def _inference_batch_size(self, module_kwargs):
+        return inference_batch_size(
+            module_kwargs["blocks"], self.hidden_size, self.batch_size
+        )
+
     @atomic_fit
     def _fit(self, X, y, sample_weight):
         X, y = validate_data(
@@ -190,13 +198,24 @@ class _BaseFusion(BaseNetworkEstimator):
 
     def _inputs(self, X):
         check_is_fitted(self)
+        # One pass over the data finds both inf (an error) and the missing
+        # blocks (NaN): validate_data's own finiteness scan is left out.
         X = validate_data(
-            self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float32
+            self, X, reset=False, ensure_all_finite=False, dtype=np.float32
         )
-        present = modality_presence(X, self.modalities_)
+        finite = np.isfinite(X)
+        if finite.all():
+            nan = None
+        else:
+            # inf, or a value too large for float32: sklearn's own error
+            assert_all_finite(
+                X, allow_nan=True, estimator_name=type(self).__name__, input_name="X"
+            )
+            nan = ~finite
+        present = presence_from_nan(nan, self.modalities_, n_samples=X.shape[0])
         _check_some_present(present, list(self.modalities_))
         check_token_blocks(X, present, self._blocks)
-        return SliceDict(**network_inputs(X, present, self._blocks))
+        return SliceDict(**network_inputs(X, present, self._blocks, row_major=False))
 
     def _raw_output(self, X):
         """Network outputs (logits or standardized targets) as a float64 array."""
@@ -597,10 +616,12 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         proba : ndarray of shape (n_samples, n_classes)
             Softmax of the network's logits; each row sums to 1.
         """
-        logits = self._raw_output(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return self._proba(self._inputs(X))
+
+    def _proba(self, inputs):
+        """Class probabilities from validated network inputs (see ``_inputs``)."""
+        logits = self._forward(inputs).to(torch.float64)
+        return torch.softmax(logits, dim=1).numpy()
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, columns in the order of ``classes_``.

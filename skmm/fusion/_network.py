@@ -17,17 +17,24 @@ import torch
 from torch import nn
 
 from skmm.exceptions import InvalidSampleError, LayoutError
-from skmm.fusion._branches import BRANCHES, SEQUENCE_BRANCHES, make_branch
+from skmm.fusion._branches import (
+    BRANCHES,
+    SEQUENCE_BRANCHES,
+    MLPBranch,
+    make_branch,
+)
 from skmm.fusion._fusers import make_fusion
 from skmm.fusion._pretrained import PretrainedBranch, network_param_groups
+from skmm.fusion._training import MIN_INFERENCE_BATCH
 from skmm.utils import infer_block_shape
-from skmm.utils._layout import UNKNOWN_ID
+from skmm.utils._layout import UNKNOWN_ID, block_index
 from skmm.utils._torch import masked_mean
 
 __all__ = [
     "BlockSpec",
     "FusionNetwork",
     "check_token_blocks",
+    "inference_batch_size",
     "make_block_specs",
     "network_inputs",
 ]
@@ -301,13 +308,104 @@ def make_block_specs(
     return specs
 
 
+#: Activation values per row of an inference batch that
+#: :func:`inference_batch_size` aims at: 2**20 float32 values (4 MiB) per layer.
+INFERENCE_VALUES = 2**20
+
+
+def inference_batch_size(specs, hidden_size, batch_size):
+    """Rows per prediction batch of a :class:`FusionNetwork`.
+
+    In evaluation mode a batch's rows do not interact, so the batch size only
+    trades the per-batch (Python) overhead against memory. Per row, a block
+    read by the built-in ``"mlp"`` or ``"identity"`` branch holds about its
+    width plus ``hidden_size`` values per layer; any other branch (cnn,
+    sequence, pretrained backbone, user module) is counted as ``width *
+    hidden_size`` (a channel or embedding per grid cell or token), so heavy
+    networks keep batches near the training size, where their own compute
+    dominates anyway.
+
+    Parameters
+    ----------
+    specs : list of BlockSpec
+        From :func:`make_block_specs`.
+    hidden_size : int
+        Width of branches and fusion.
+    batch_size : int
+        Training batch size (the lower bound).
+
+    Returns
+    -------
+    rows : int
+        ``max(batch_size, MIN_INFERENCE_BATCH, INFERENCE_VALUES // per_row)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.fusion._network import BlockSpec, inference_batch_size
+    >>> mlp = BlockSpec("text", np.arange(64), "mlp")
+    >>> inference_batch_size([mlp], hidden_size=64, batch_size=128)
+    5461
+    >>> cnn = BlockSpec("image", np.arange(784), "cnn", (28, 28))
+    >>> inference_batch_size([cnn], hidden_size=64, batch_size=128)
+    256
+    """
+    per_row = hidden_size
+    for spec in specs:
+        if spec.kind == "float" and isinstance(spec.branch, str):
+            light = spec.branch in ("mlp", "identity")
+        else:
+            light = False
+        per_row += spec.size + hidden_size if light else spec.size * hidden_size
+    return int(max(batch_size, MIN_INFERENCE_BATCH, INFERENCE_VALUES // per_row))
+
+
 def block_key(k):
     """Name of the ``forward`` argument that carries block ``k``."""
     return f"block{k}"
 
 
-def network_inputs(X, present, specs, sample_weight=None):
+def _writable(X):
+    """``X``, or a writable view of it, or (if its memory is read-only) a copy.
+
+    torch has no read-only tensors (``torch.from_numpy`` warns), and pandas
+    hands out read-only views of writable data. skmm's networks never write to
+    their input tensors, so a writable view is safe where the memory allows it.
+    """
+    if X.flags.writeable:
+        return X
+    view = X.view()
+    try:
+        view.flags.writeable = True
+    except ValueError:  # read-only memory (a bytes buffer, a read-only memmap)
+        return X.copy(order="K")
+    return view
+
+
+def network_inputs(X, present, specs, sample_weight=None, *, row_major=True):
     """The keyword arguments of :meth:`FusionNetwork.forward`, as CPU tensors.
+
+    A float32 ``X`` is not copied where it need not be: a block of consecutive
+    columns is a view of ``X`` (the networks' first operation on a block makes a
+    new tensor; they never write to their inputs).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Encoded matrix (converted to float32 if it is not).
+    present : ndarray of shape (n_samples, n_modalities), dtype=bool
+        From :func:`skmm.utils.modality_presence`.
+    specs : list of BlockSpec
+        From :func:`make_block_specs`.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Carried along as ``"sample_weight"`` when given.
+    row_major : bool, default=True
+        Every block's rows are contiguous (C-ordered, possibly with a row
+        stride), as branches that reshape a row into a grid need. ``False``
+        also accepts column-major views (e.g. of a validated DataFrame) and so
+        saves a transposing copy; only :class:`FusionNetwork` takes such
+        blocks (it makes them contiguous batch by batch where a branch needs
+        it).
 
     Returns
     -------
@@ -315,12 +413,13 @@ def network_inputs(X, present, specs, sample_weight=None):
         ``"block{k}"``: float32 block ``k`` (NaN where absent), ``"present"``:
         bool ``(n, M)``, and ``"sample_weight"`` if given.
     """
-    inputs = {
-        block_key(k): torch.from_numpy(
-            np.ascontiguousarray(X[:, spec.columns], dtype=np.float32)
-        )
-        for k, spec in enumerate(specs)
-    }
+    X = _writable(np.asarray(X, dtype=np.float32))
+    inputs = {}
+    for k, spec in enumerate(specs):
+        block = X[:, block_index(spec.columns)]
+        if row_major and block.shape[1] > 1 and block.strides[1] != block.itemsize:
+            block = np.ascontiguousarray(block)
+        inputs[block_key(k)] = torch.from_numpy(block)
     inputs["present"] = torch.from_numpy(np.ascontiguousarray(present, dtype=bool))
     if sample_weight is not None:
         inputs["sample_weight"] = torch.from_numpy(
@@ -549,6 +648,10 @@ class FusionNetwork(nn.Module):
                 x = (x - getattr(self, f"mean{k}")) / getattr(self, f"scale{k}")
                 x = self._robust_inputs(x, self.grids[k])
             x = torch.where(present[:, k : k + 1], x, 0.0)
+            if type(branch) is not MLPBranch and not x.is_contiguous():
+                # a column-major block (network_inputs(row_major=False)); only
+                # the MLP branch reads it as is, others may reshape rows
+                x = x.contiguous()
             inputs.append(x)
             out = branch(x)
             if isinstance(out, tuple):

@@ -357,7 +357,7 @@ class BaseNetworkEstimator(BaseEstimator):
             iterator_train=TensorBatchIterator,
             iterator_train__shuffle=True,
             iterator_valid=TensorBatchIterator,
-            iterator_valid__batch_size=max(self.batch_size, MIN_INFERENCE_BATCH),
+            iterator_valid__batch_size=self._inference_batch_size(module_kwargs),
             train_split=self._train_split(split_labels, seed),
             callbacks=self._callbacks(),
             device=device,
@@ -378,6 +378,14 @@ class BaseNetworkEstimator(BaseEstimator):
                 "state (unfitted, or the previous fit)."
             )
         return net
+
+    def _inference_batch_size(self, module_kwargs):
+        """Rows per batch of prediction and validation (eval mode, no grad).
+
+        Subclasses whose networks are light per row may return more, to cut
+        the per-batch overhead; memory must stay bounded.
+        """
+        return max(self.batch_size, MIN_INFERENCE_BATCH)
 
     def _forward(self, inputs):
         """Module outputs for ``inputs`` (eval mode, no grad), on the CPU."""

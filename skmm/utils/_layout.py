@@ -245,25 +245,111 @@ def modality_presence(X, layout, *, partial="raise"):
     if partial not in ("raise", "present"):
         raise ValueError(f"partial must be 'raise' or 'present'; got {partial!r}.")
     X = np.asarray(X)
-    present = np.empty((X.shape[0], len(layout)), dtype=bool)
+    nan = np.isnan(X) if X.dtype.kind == "f" else None
+    return presence_from_nan(nan, layout, n_samples=X.shape[0], partial=partial)
+
+
+def block_index(cols):
+    """Index of a block's columns: a slice when they are consecutive, else them.
+
+    Indexing with a slice gives a view (no copy) of the block.
+
+    Parameters
+    ----------
+    cols : ndarray of int
+        Column positions of one block (e.g. a value of :func:`resolve_modalities`).
+
+    Returns
+    -------
+    index : slice or ndarray of int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.utils._layout import block_index
+    >>> block_index(np.array([3, 4, 5]))
+    slice(3, 6, None)
+    >>> block_index(np.array([0, 2])).tolist()
+    [0, 2]
+    """
+    cols = np.asarray(cols)
+    if (
+        cols.ndim == 1
+        and cols.size
+        and cols.dtype.kind in "iu"
+        and cols[0] >= 0
+        and (cols.size == 1 or bool((np.diff(cols) == 1).all()))
+    ):
+        return slice(int(cols[0]), int(cols[0]) + cols.size)
+    return cols
+
+
+def presence_from_nan(nan, layout, *, n_samples=None, partial="raise"):
+    """:func:`modality_presence` from a precomputed NaN mask.
+
+    For callers that already hold the mask of their matrix (e.g. from their
+    finiteness check), so that the data is scanned once.
+
+    Parameters
+    ----------
+    nan : ndarray of shape (n_samples, n_features), dtype=bool, or None
+        ``np.isnan(X)``; ``None`` when ``X`` is known to hold no NaN.
+    layout : dict of str to ndarray of int
+        As returned by :func:`resolve_modalities`.
+    n_samples : int, default=None
+        Number of rows; required when ``nan`` is None.
+    partial : {"raise", "present"}, default="raise"
+        See :func:`modality_presence`.
+
+    Returns
+    -------
+    present : ndarray of shape (n_samples, n_modalities), dtype=bool
+
+    Raises
+    ------
+    InvalidSampleError
+        If ``partial="raise"`` and a sample has some, but not all, values of a
+        block NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.utils._layout import presence_from_nan
+    >>> X = np.array([[1.0, 2.0, 3.0], [np.nan, np.nan, 3.0]])
+    >>> layout = {"a": np.array([0, 1]), "b": np.array([2])}
+    >>> presence_from_nan(np.isnan(X), layout).tolist()
+    [[True, True], [False, True]]
+    """
+    if partial not in ("raise", "present"):
+        raise ValueError(f"partial must be 'raise' or 'present'; got {partial!r}.")
+    if nan is not None:
+        n_samples = nan.shape[0]
+        if not nan.any():
+            nan = None
+    present = np.ones((n_samples, len(layout)), dtype=bool)
     for k, (name, cols) in enumerate(layout.items()):
-        nan = (
-            np.isnan(X[:, cols])
-            if X.dtype.kind == "f"
-            else np.zeros((X.shape[0], len(cols)), dtype=bool)
-        )
-        n_nan = nan.sum(axis=1)
-        gaps = np.flatnonzero((n_nan > 0) & (n_nan < len(cols)))
-        if gaps.size and partial == "raise":
-            i = int(gaps[0])
-            raise InvalidSampleError(
-                f"{int(n_nan[i])} of {len(cols)} features of modality {name!r} are "
-                "NaN. A modality is either present (no NaN) or missing (all NaN); "
-                "impute partial gaps before this step"
-                + (f" ({gaps.size} samples affected)" if gaps.size > 1 else ""),
-                index=i,
-            )
-        present[:, k] = n_nan == 0 if partial == "raise" else n_nan < len(cols)
+        width = len(cols)
+        if nan is None:
+            # an empty block is never present under partial="present"
+            present[:, k] = partial == "raise" or width > 0
+            continue
+        block = nan[:, block_index(cols)]
+        if partial == "present":
+            present[:, k] = ~block.all(axis=1)
+            continue
+        any_nan = block.any(axis=1)
+        if any_nan.any():
+            gaps = np.flatnonzero(any_nan & ~block.all(axis=1))
+            if gaps.size:
+                i = int(gaps[0])
+                raise InvalidSampleError(
+                    f"{int(block[i].sum())} of {width} features of modality "
+                    f"{name!r} are NaN. A modality is either present (no NaN) or "
+                    "missing (all NaN); impute partial gaps before this step"
+                    + (f" ({gaps.size} samples affected)" if gaps.size > 1 else ""),
+                    index=i,
+                )
+        present[:, k] = ~any_nan
     return present
 
 

@@ -1,0 +1,241 @@
+"""The prediction path of the fusion networks: same outputs, same checks, fewer copies.
+
+``FusionClassifier.predict_proba`` validates X once (one finiteness pass that
+also finds the missing blocks), passes column views of the validated matrix to
+the network and predicts in large batches. These tests pin down that every kind
+of input (DataFrame, C- or F-ordered or read-only arrays, float64 or float32)
+gives the outputs of a plain forward pass over contiguous tensors, and that no
+check was weakened.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.utils.validation import validate_data
+
+from skmm.datasets import make_multimodal_classification
+from skmm.exceptions import InvalidSampleError
+from skmm.fusion import FusionClassifier, FusionRegressor
+from skmm.fusion._network import BlockSpec, inference_batch_size, network_inputs
+from skmm.utils import grid_feature_names, modality_presence
+from skmm.utils._layout import block_index, presence_from_nan
+from skmm.utils._torch import torch_threads
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:X does not have valid feature names",
+    "ignore:overflow encountered in cast:RuntimeWarning",
+)
+
+FAST = {"hidden_size": 8, "max_epochs": 2, "random_state": 0}
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_multimodal_classification(n_samples=150, random_state=0)
+    X = X.copy()
+    X.iloc[::4, X.columns.str.startswith("image__")] = np.nan
+    X.iloc[1::5, X.columns.str.startswith("text__")] = np.nan
+    return X, y
+
+
+def _reference_proba(clf, X):
+    """A bare forward pass over contiguous tensors, in batches of 7 rows."""
+    Xa = np.ascontiguousarray(X, dtype=np.float32)
+    present = modality_presence(Xa, clf.modalities_)
+    inputs = network_inputs(Xa, present, clf._blocks)
+    inputs = {k: v.contiguous() for k, v in inputs.items()}
+    module = clf.net_.module_.eval()
+    with torch.no_grad():
+        out = [
+            module(**{k: v[s : s + 7] for k, v in inputs.items()})
+            for s in range(0, len(Xa), 7)
+        ]
+    return torch.softmax(torch.cat(out).double(), dim=1).numpy()
+
+
+def _variants(X):
+    """The same data as a user may hand it over."""
+    C = X.to_numpy(dtype=np.float64)
+    readonly = np.ascontiguousarray(C, dtype=np.float32)
+    readonly.flags.writeable = False
+    return {
+        "frame64": X,
+        "frame32": X.astype(np.float32),
+        "C64": C,
+        "F32": np.asfortranarray(C, dtype=np.float32),
+        "C32 read-only": readonly,
+    }
+
+
+@pytest.mark.parametrize("fusion", ["early", "attention"])
+def test_every_input_kind_gives_the_bare_forward_outputs(data, fusion):
+    X, y = data
+    clf = FusionClassifier(fusion, **FAST).fit(X, y)
+    expected = _reference_proba(clf, X)
+    for name, Xv in _variants(X).items():
+        original = np.array(Xv, copy=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no torch "not writable" warning
+            warnings.filterwarnings("ignore", message="X does not have valid feature")
+            proba = clf.predict_proba(Xv)
+        np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_array_equal(np.asarray(Xv), original)  # not written to
+
+
+def test_grid_and_sequence_branches_take_column_major_frames():
+    # DataFrames validate to column-major arrays; branches that reshape rows
+    # (cnn, sequences) get contiguous batches, the MLP reads the view as is.
+    rng = np.random.RandomState(0)
+    n = 60
+    image = ["image__" + c for c in grid_feature_names("px", (1, 4, 4))]
+    audio = ["audio__" + c for c in grid_feature_names("mel", (5, 3))]
+    text = [f"text__f{i}" for i in range(6)]
+    X = pd.DataFrame(rng.normal(size=(n, 16 + 15 + 6)), columns=image + audio + text)
+    X.iloc[::3, :16] = np.nan
+    y = rng.randint(2, size=n)
+    clf = FusionClassifier(branches={"image": "cnn", "audio": "gru"}, **FAST).fit(X, y)
+    assert not np.asarray(X, dtype=np.float32).flags.c_contiguous
+    np.testing.assert_allclose(
+        clf.predict_proba(X), _reference_proba(clf, X), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_non_consecutive_modality_columns(data):
+    X, y = data
+    Xa = X.to_numpy()
+    order = np.random.RandomState(0).permutation(Xa.shape[1])
+    inverse = np.argsort(order)
+    layout = {
+        m: inverse[np.flatnonzero(X.columns.str.startswith(m + "__"))]
+        for m in ("text", "image", "audio")
+    }
+    Xp = Xa[:, order]
+    assert not isinstance(block_index(layout["image"]), slice)
+    clf = FusionClassifier(modalities=layout, **FAST).fit(Xp, y)
+    np.testing.assert_allclose(
+        clf.predict_proba(Xp), _reference_proba(clf, Xp), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_regressor_predictions_do_not_depend_on_the_input_kind(data):
+    X, y = data
+    reg = FusionRegressor(**FAST).fit(X, y.astype(float))
+    expected = reg.predict(X)
+    for name, Xv in _variants(X).items():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature")
+            np.testing.assert_allclose(
+                reg.predict(Xv), expected, rtol=1e-5, atol=1e-6, err_msg=name
+            )
+
+
+def test_inference_batch_size_bounds_memory_and_does_not_change_outputs(data):
+    X, y = data
+    clf = FusionClassifier(**FAST).fit(X, y)
+    specs = clf._blocks
+    rows = clf.net_.iterator_valid__batch_size
+    assert rows == inference_batch_size(specs, 8, clf.batch_size) > 256
+    proba = clf.predict_proba(X)
+    clf.net_.iterator_valid__batch_size = 3
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
+    # heavy branches keep batches near the training size
+    cnn = BlockSpec("image", np.arange(784), "cnn", (28, 28))
+    assert inference_batch_size([cnn], 64, 32) == 256
+    assert inference_batch_size(specs, 64, 10_000) == 10_000
+
+
+# --------------------------------------------------------------------------
+# the checks are those of validate_data and modality_presence
+# --------------------------------------------------------------------------
+
+
+def _sklearn_message(clf, X):
+    with pytest.raises(ValueError) as info:
+        validate_data(
+            clf, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float32
+        )
+    return str(info.value)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, 1e300])
+def test_inf_and_float32_overflow_get_sklearn_error(data, value):
+    X, y = data
+    clf = FusionClassifier(**FAST).fit(X, y)
+    bad = X.copy()
+    bad.iloc[3, 2] = value
+    message = _sklearn_message(clf, bad)
+    assert "infinity or a value too large" in message
+    for method in (clf.predict, clf.predict_proba, clf.explain_fusion):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            method(bad)
+    # with missing blocks elsewhere too (the NaN path)
+    bad.iloc[0, :] = np.nan
+    bad.iloc[0, 0] = value
+    with pytest.raises(ValueError, match="infinity or a value too large"):
+        clf.predict_proba(bad.to_numpy())
+
+
+def test_other_input_errors_unchanged(data):
+    X, y = data
+    clf = FusionClassifier(**FAST).fit(X, y)
+    bad = X.copy()
+    bad.iloc[7, 0] = np.nan  # part of the text block
+    with pytest.raises(InvalidSampleError, match=r"sample 7.*'text'"):
+        clf.predict_proba(bad)
+    bad = X.copy()
+    bad.iloc[9] = np.nan
+    with pytest.raises(InvalidSampleError, match=r"sample 9.*all 3 modalities"):
+        clf.predict(bad)
+    renamed = X.rename(columns={X.columns[0]: "text__other"})
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(renamed)
+    with pytest.raises(ValueError, match=r"X has 40 features, but .* expecting 48"):
+        clf.predict(X.to_numpy()[:, :40])
+    with pytest.raises(ValueError, match=r"could not convert|must be numeric"):
+        clf.predict(X.astype(object).assign(**{X.columns[1]: "a"}))
+
+
+# --------------------------------------------------------------------------
+# presence from a NaN mask
+# --------------------------------------------------------------------------
+
+
+def _naive_presence(X, layout, partial):
+    present = np.empty((X.shape[0], len(layout)), dtype=bool)
+    for k, cols in enumerate(layout.values()):
+        n_nan = np.isnan(X[:, cols]).sum(axis=1)
+        present[:, k] = n_nan == 0 if partial == "raise" else n_nan < len(cols)
+    return present
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_presence_from_nan_matches_the_definition(order):
+    rng = np.random.RandomState(0)
+    X = np.asarray(rng.normal(size=(40, 9)), order=order)
+    layout = {"a": np.arange(0, 4), "b": np.array([4, 6, 8]), "c": np.array([5, 7])}
+    X[rng.rand(40) < 0.3, :4] = np.nan
+    X[np.ix_(rng.rand(40) < 0.3, [4, 6, 8])] = np.nan
+    X[np.ix_(rng.rand(40) < 0.3, [5, 7])] = np.nan
+    for partial in ("raise", "present"):
+        expected = _naive_presence(X, layout, partial)
+        np.testing.assert_array_equal(
+            modality_presence(X, layout, partial=partial), expected
+        )
+        np.testing.assert_array_equal(
+            presence_from_nan(np.isnan(X), layout, partial=partial), expected
+        )
+    assert presence_from_nan(None, layout, n_samples=3).all()
+    X[2, 5] = np.nan  # a partly missing block
+    with pytest.raises(InvalidSampleError, match=r"sample 2.*1 of 2 features.*'c'"):
+        presence_from_nan(np.isnan(X), layout)
+    assert presence_from_nan(np.isnan(X), layout, partial="present")[2, 2]
