@@ -205,6 +205,23 @@ def test_other_input_errors_unchanged(data):
         clf.predict(X.astype(object).assign(**{X.columns[1]: "a"}))
 
 
+def test_frames_of_any_dtype_take_the_same_checks(data):
+    X, y = data
+    clf = FusionClassifier(**FAST).fit(X, y)
+    # plain numpy dtypes take the short route, extension dtypes the full one
+    nullable = X.astype("Float64")
+    assert nullable.isna().any(axis=None)
+    np.testing.assert_allclose(
+        clf.predict_proba(nullable), clf.predict_proba(X), rtol=1e-6
+    )
+    message = _sklearn_message(clf, X.iloc[:0])
+    assert "0 sample(s)" in message
+    with pytest.raises(ValueError, match=re.escape(message)):
+        clf.predict(X.iloc[:0])
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(X.iloc[:, ::-1])
+
+
 # --------------------------------------------------------------------------
 # presence from a NaN mask
 # --------------------------------------------------------------------------
