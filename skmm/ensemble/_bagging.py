@@ -1,6 +1,7 @@
 """Bagging over whole modalities: ModalityBaggingClassifier / Regressor."""
 
 import copy
+import functools
 import inspect
 import numbers
 from warnings import warn
@@ -8,12 +9,10 @@ from warnings import warn
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from joblib import effective_n_jobs
 from sklearn.ensemble import BaggingClassifier, BaggingRegressor
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
@@ -23,6 +22,7 @@ from skmm.ensemble._common import (
     check_ensemble_input,
     drop_encoded_columns,
     fill_doc,
+    sum_member_outputs,
 )
 from skmm.exceptions import InvalidSampleError
 from skmm.utils import modality_presence, table_presence
@@ -113,9 +113,11 @@ _PARAMS = """
         of rows, modalities and seeds (with ``bootstrap=False``, the members
         then differ only by their draws and seeds).
     n_jobs : int, default=None
-        Members fitted and predicted in parallel (joblib); the results equal
-        those of ``n_jobs=1`` (every member's randomness comes from a seed
-        drawn before the parallel loop).
+        Members fitted and predicted in parallel (joblib; prediction in
+        threads, which torch forward passes and numpy run in parallel without
+        copying the members); the results equal those of ``n_jobs=1`` (every
+        member's randomness comes from a seed drawn before the parallel loop,
+        and predictions are summed in member order).
     random_state : int, RandomState instance or None, default=None
         Seeds the draws of rows, modalities and columns, and the
         ``random_state`` parameters of every member (also nested ones, e.g. a
@@ -551,37 +553,46 @@ class _ModalityBaggingMixin:
         return views
 
     def _aggregate(self, inp, votes, method, params):
-        """Sum of the members' ``method`` outputs over their votes, in parallel."""
+        """Sum of the members' ``method`` outputs over their votes, in parallel.
+
+        Members predict in threads (see
+        :func:`~skmm.ensemble._common.sum_member_outputs`); the sum is taken in
+        member order, so it does not depend on ``n_jobs``.
+        """
         votes, gaps = votes
-        starts = _partition(len(self.estimators_), self.n_jobs)
-        views = self._member_views()
         n_outputs = self.n_classes_ if method == "proba" else None
-        parts = Parallel(n_jobs=len(starts) - 1, verbose=self.verbose)(
-            delayed(_sum_predictions)(
-                self.estimators_[starts[i] : starts[i + 1]],
-                views[starts[i] : starts[i + 1]],
-                votes[starts[i] : starts[i + 1]],
-                [
-                    self.estimators_modalities_[k] if gaps[k] else None
-                    for k in range(starts[i], starts[i + 1])
-                ],
-                inp,
-                method,
-                n_outputs,
-                params,
-            )
-            for i in range(len(starts) - 1)
+        members = zip(
+            self.estimators_,
+            self._member_views(),
+            votes,
+            [m if gap else None for m, gap in zip(self.estimators_modalities_, gaps)],
         )
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
+        total = sum_member_outputs(
+            functools.partial(
+                _member_total,
+                inp=inp,
+                method=method,
+                n_outputs=n_outputs,
+                params=params,
+            ),
+            members,
+            self.n_jobs,
+            self.verbose,
+        )
+        if total is None:
+            shape = (inp.n_samples, n_outputs) if n_outputs else (inp.n_samples,)
+            total = np.zeros(shape)
         return total
 
 
-def _partition(n_items, n_jobs):
-    """Boundaries splitting ``n_items`` members into (at most) ``n_jobs`` chunks."""
-    n_jobs = max(1, min(effective_n_jobs(n_jobs), n_items))
-    return np.linspace(0, n_items, n_jobs + 1).round().astype(int).tolist()
+def _member_total(member, inp, method, n_outputs, params):
+    """One member's ``method`` outputs on its votes, zero elsewhere (None: no vote)."""
+    estimator, view, vote, gap = member
+    if not vote.any():
+        return None
+    return _sum_predictions(
+        [estimator], [view], [vote], [gap], inp, method, n_outputs, params
+    )
 
 
 def _member_input(inp, view, rows):

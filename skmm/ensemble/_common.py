@@ -17,14 +17,17 @@
   ``get_params``/``set_params`` as ``experts__audio`` and ``experts__audio__C``.
 """
 
+import contextlib
 import numbers
 import os
 import string
+import sys
 from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
@@ -33,6 +36,7 @@ from sklearn.utils.metadata_routing import (
     MethodMapping,
     get_routing_for_object,
 )
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from skmm.exceptions import InvalidSampleError
@@ -51,6 +55,7 @@ from skmm.utils._sklearn_compat import (
     _routing_enabled,
     _safe_indexing,
 )
+from skmm.utils._torch import torch_threads
 
 __all__ = [
     "NUMERIC",
@@ -69,6 +74,7 @@ __all__ = [
     "is_raw_table",
     "multimodal_encoder_paths",
     "sample_weight_param",
+    "sum_member_outputs",
 ]
 
 RAW, NUMERIC = "raw", "numeric"
@@ -738,3 +744,67 @@ def drop_encoded_columns(estimator, table, dropped_keys):
     if changed:
         estimator.set_params(**changed)
     return sorted(changed)
+
+
+def _torch_threads_per_job(n_jobs):
+    """Torch intra-op threads for each of ``n_jobs`` concurrent members, or None.
+
+    None when torch is not in use (no member imported it).
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    return max(1, torch.get_num_threads() // n_jobs)
+
+
+def sum_member_outputs(func, members, n_jobs=None, verbose=0):
+    """``sum(func(member) for member in members)``, members predicting in parallel.
+
+    With ``n_jobs`` above 1 the members run in a pool of threads (joblib's
+    ``prefer="threads"``; a backend the user set with
+    ``joblib.parallel_config`` takes precedence): torch forward passes and
+    numpy release the GIL, and threads share the fitted members and ``X``
+    instead of copying them into worker processes at every call. Torch's
+    intra-op threads are shared out among the jobs for the duration. The
+    outputs are summed in member order as they arrive, so the result does not
+    depend on ``n_jobs`` (bit for bit) and only a few outputs are held at once.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(member) -> ndarray`` (all of the same shape), or None to skip.
+    members : sequence
+        The items to map ``func`` over (members, or tuples describing them).
+    n_jobs : int, default=None
+        Parallel jobs (joblib semantics; None means 1 outside a
+        ``joblib.parallel_config`` context).
+    verbose : int, default=0
+        joblib verbosity.
+
+    Returns
+    -------
+    total : ndarray or None
+        None when every call returned None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.ensemble._common import sum_member_outputs
+    >>> sum_member_outputs(lambda k: np.full(2, k), [1, 2, 3], n_jobs=2)
+    array([6, 6])
+    """
+    members = list(members)
+    n_jobs = max(1, min(effective_n_jobs(n_jobs), len(members)))
+    threads = _torch_threads_per_job(n_jobs) if n_jobs > 1 else None
+    total = None
+    with torch_threads(threads) if threads else contextlib.nullcontext():
+        if n_jobs == 1:
+            outputs = map(func, members)
+        else:
+            outputs = Parallel(
+                n_jobs=n_jobs, prefer="threads", return_as="generator", verbose=verbose
+            )(delayed(func)(member) for member in members)
+        for out in outputs:
+            if out is not None:
+                total = out if total is None else total + out
+    return total

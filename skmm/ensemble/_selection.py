@@ -13,7 +13,12 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from skmm.ensemble._common import align_proba, check_ensemble_input, check_target
+from skmm.ensemble._common import (
+    align_proba,
+    check_ensemble_input,
+    check_target,
+    sum_member_outputs,
+)
 from skmm.ensemble._diversity import prediction_diversity
 from skmm.utils._sklearn_compat import (
     Interval,
@@ -118,8 +123,9 @@ callable, default="neg_log_loss"
     min_pattern_samples : int, default=30
         Fewest training samples for a pattern to get its own weights.
     n_jobs : int, default=None
-        Candidates cross-validated and refitted in parallel (joblib); the
-        results equal those of ``n_jobs=1``.
+        Candidates cross-validated and refitted in parallel (joblib), and the
+        selected members predicting in parallel threads; the results equal
+        those of ``n_jobs=1``.
     random_state : int, RandomState instance or None, default=None
         Seeds the fold shuffling when ``cv`` is an int. Seed the candidates
         themselves through their own ``random_state``.
@@ -434,15 +440,25 @@ callable, default="neg_log_loss"
             for key, pattern_weights in self.pattern_weights_.items():
                 mask = np.isin(inp.modality_names, key)
                 weights[(presence == mask).all(axis=1)] = pattern_weights
-        total = np.zeros((inp.n_samples, n_classes))
-        for k, est in zip(self._selected, self.estimators_):
+
+        def contribution(member):
+            k, est = member
             rows = np.flatnonzero(weights[:, k] > 0)
             if rows.size == 0:
-                continue
+                return None
             proba = align_proba(
                 est.predict_proba(X_full), est.classes_, np.arange(n_classes)
             )
-            total[rows] += weights[rows, k, np.newaxis] * proba[rows]
+            out = np.zeros((inp.n_samples, n_classes))
+            out[rows] = weights[rows, k, np.newaxis] * proba[rows]
+            return out
+
+        # members predict in parallel threads with n_jobs > 1; summed in order
+        total = sum_member_outputs(
+            contribution, zip(self._selected, self.estimators_), self.n_jobs
+        )
+        if total is None:
+            total = np.zeros((inp.n_samples, n_classes))
         return total
 
     def predict(self, X):

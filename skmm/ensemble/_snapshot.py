@@ -267,9 +267,20 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=None)
+        from skmm.fusion import FusionClassifier
+
+        first = self.estimators_[0]
+        if type(first).predict_proba is FusionClassifier.predict_proba:
+            # the snapshots are one network at several epochs: same layout, same
+            # checks; validate X and build the network inputs once, then run
+            # every snapshot's forward pass on them
+            inputs = first._inputs(X)
+            probas = (member._proba(inputs) for member in self.estimators_)
+        else:
+            probas = (member.predict_proba(X) for member in self.estimators_)
         total = None
-        for member in self.estimators_:
-            proba = np.asarray(member.predict_proba(X), dtype=np.float64)
+        for proba in probas:
+            proba = np.asarray(proba, dtype=np.float64)
             total = proba if total is None else total + proba
         return total / len(self.estimators_)
 
