@@ -1,6 +1,6 @@
 """Accuracy of the skmm ensembles against their best single member.
 
-Run: ``python benchmarks/bench_ensemble.py [--quick]``. Three parts:
+Run: ``python benchmarks/bench_ensemble.py [--quick] [--predict]``. Four parts:
 
 1. ``make_multimodal_classification`` (3 modalities x 8 features, 3 classes,
    additive signal, 400 train / 200 test): each ensemble vs its best member.
@@ -10,6 +10,10 @@ Run: ``python benchmarks/bench_ensemble.py [--quick]``. Three parts:
 3. ``make_multimodal_digits`` (raw text, image, audio; 700 train / 300 test),
    encoded once by a ``MultimodalEncoder`` (TF-IDF, 16x16 grey pixels, MFCC),
    plus the end-to-end raw-table stacking pipeline proposed for ``skmm demo``.
+4. Prediction time (``--predict`` runs only this part): bagging of 8 fusion
+   networks on 20 000 rows with ``n_jobs=1`` vs ``n_jobs=2`` (threads, and
+   processes for comparison), and a snapshot ensemble validating X once vs
+   once per snapshot.
 
 Fusion networks are trained on one torch thread (much faster on a shared
 machine). Fit times are wall-clock seconds of one run (see ``_timing.py`` for
@@ -364,9 +368,89 @@ def digits(quick):
     )
 
 
+def parallel_predict(n_samples=20000, rounds=5):
+    """Prediction time of network ensembles, members in parallel or not."""
+    import joblib
+
+    from skmm.ensemble import SnapshotEnsembleClassifier
+    from skmm.fusion import FusionClassifier
+
+    X, y = make_multimodal_classification(
+        n_samples=n_samples,
+        n_classes=3,
+        modalities={"text": 64, "image": 64, "audio": 32},
+        random_state=0,
+    )
+    net = FusionClassifier(hidden_size=64, max_epochs=2, random_state=0)
+    bag = ModalityBaggingClassifier(
+        net, n_estimators=8, max_samples=500, max_modalities=2, random_state=0
+    ).fit(X.iloc[:4000], y[:4000])
+    snap = SnapshotEnsembleClassifier(
+        net, n_snapshots=4, cycle_epochs=1, random_state=0
+    ).fit(X.iloc[:1000], y[:1000])
+
+    def bagging(n_jobs, backend=None):
+        def run():
+            bag.set_params(n_jobs=n_jobs)
+            if backend is None:
+                return bag.predict_proba(X)
+            with joblib.parallel_config(backend=backend):
+                return bag.predict_proba(X)
+
+        return run
+
+    def snapshots_each():  # what the ensemble did before: every member validates
+        return np.mean([m.predict_proba(X) for m in snap.estimators_], axis=0)
+
+    cases = {
+        "bag1": bagging(1),
+        "bag2": bagging(2),
+        "bag2_loky": bagging(2, "loky"),
+        "snap": lambda: snap.predict_proba(X),
+        "snap_each": snapshots_each,
+    }
+    reference = cases["bag1"]()
+    np.testing.assert_array_equal(cases["bag2"](), reference)
+    np.testing.assert_allclose(cases["snap"](), cases["snap_each"](), rtol=1e-12)
+    best = dict.fromkeys(cases, np.inf)
+    for _ in range(rounds):  # interleaved: load changes hit every case alike
+        for name, run in cases.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    print(
+        f"\n4. Prediction of network ensembles, {n_samples} rows, "
+        f"{os.cpu_count()} CPU cores, torch threads per process: 1 "
+        f"(best of {rounds} interleaved rounds)"
+    )
+    print(
+        f"  bagging of 8 FusionClassifier, n_jobs=1            "
+        f"{best['bag1'] * 1e3:7.0f} ms"
+    )
+    print(
+        f"  bagging, n_jobs=2 (threads, the default)           "
+        f"{best['bag2'] * 1e3:7.0f} ms  speed-up {best['bag1'] / best['bag2']:.2f}x"
+    )
+    print(
+        f"  bagging, n_jobs=2 with backend='loky' (processes)  "
+        f"{best['bag2_loky'] * 1e3:7.0f} ms  speed-up "
+        f"{best['bag1'] / best['bag2_loky']:.2f}x"
+    )
+    print(
+        f"  snapshot ensemble (4), one validation              "
+        f"{best['snap'] * 1e3:7.0f} ms  vs every snapshot validating: "
+        f"{best['snap_each'] * 1e3:.0f} ms ({best['snap_each'] / best['snap']:.2f}x)"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the slow parts")
+    parser.add_argument(
+        "--predict",
+        action="store_true",
+        help="only part 4: prediction time of network ensembles, n_jobs=1 vs 2",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     try:
@@ -375,9 +459,11 @@ def main():
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         pass
-    synthetic()
-    missing_modality(args.quick)
-    digits(args.quick)
+    if not args.predict:
+        synthetic()
+        missing_modality(args.quick)
+        digits(args.quick)
+    parallel_predict(rounds=3 if args.quick else 5)
 
 
 if __name__ == "__main__":

@@ -147,10 +147,15 @@ def main():
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     # interleaved rounds, so that load changes on a shared machine hit every
     # case alike; the best round of each
-    best = dict.fromkeys(cases, np.inf)
-    for _ in range(5 * args.repeat):
+    times = {name: [] for name in cases}
+    for _ in range(10 * args.repeat):
         for name, run in cases.items():
-            best[name] = min(best[name], best_of(run, repeat=1, warmup=0)[0])
+            times[name].append(best_of(run, repeat=1, warmup=0)[0])
+    best = {name: min(t) for name, t in times.items()}
+
+    def paired(name):
+        # median over rounds of the ratio to the bare pass of the same round
+        return np.median(np.asarray(times[name]) / np.asarray(times["bare"]))
 
     report(
         f"FusionClassifier('early') vs plain torch loop "
@@ -197,9 +202,13 @@ def main():
     ]:
         print(
             f"  {label:<34} {best[name] * 1e3:7.1f} ms  "
-            f"{best[name] / best['bare']:.3f}x the bare pass (target <= 1.1x)"
+            f"{best[name] / best['bare']:.3f}x the bare pass (target <= 1.1x; "
+            f"median of per-round ratios {paired(name):.3f}x)"
         )
-    print(f"  {'bare forward pass':<34} {best['bare'] * 1e3:7.1f} ms")
+    print(
+        f"  {'bare forward pass':<34} {best['bare'] * 1e3:7.1f} ms  "
+        f"({len(times['bare'])} interleaved rounds)"
+    )
     print(
         f"  {'bare pass + float64->float32':<34} "
         f"{best['bare_from_frame'] * 1e3:7.1f} ms  (skmm on the float64 frame: "

@@ -3,13 +3,11 @@
 import numbers
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.helper import SliceDict
 from torch import nn
 
@@ -26,7 +24,6 @@ from skmm.fusion._network import (
 from skmm.fusion._pretrained import PretrainedBranch
 from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
-from skmm.utils._layout import presence_from_nan
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 from skmm.utils._torch import torch_threads
 
@@ -50,32 +47,6 @@ def _check_sample_weight(sample_weight, n_samples):
     if not (weight > 0).any():
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return weight.astype(np.float32)
-
-
-def _validate_float32(estimator, X):
-    """``validate_data(reset=False, dtype=float32)`` without the finiteness scan.
-
-    A DataFrame whose columns all have plain numpy numeric dtypes takes a
-    shorter route with the same result: its names and width are checked by
-    ``validate_data`` (``skip_check_array=True``), and ``check_array`` runs on
-    its float32 array, skipping the per-column pandas dtype inspection (which
-    only matters for extension, sparse, string or object columns; those take
-    the full route).
-    """
-    if isinstance(X, pd.DataFrame) and all(
-        isinstance(d, np.dtype) and d.kind in "fiu" for d in X.dtypes
-    ):
-        validate_data(estimator, X, reset=False, skip_check_array=True)
-        return check_array(
-            np.asarray(X, dtype=np.float32),
-            ensure_all_finite=False,
-            dtype=np.float32,
-            estimator=estimator,
-            input_name="X",
-        )
-    return validate_data(
-        estimator, X, reset=False, ensure_all_finite=False, dtype=np.float32
-    )
 
 
 def _check_some_present(present, names):
@@ -229,20 +200,8 @@ class _BaseFusion(BaseNetworkEstimator):
 
     def _inputs(self, X):
         check_is_fitted(self)
-        # One pass over the data finds both inf (an error) and the missing
-        # blocks (NaN): validate_data's own finiteness scan is left out.
-        X = _validate_float32(self, X)
-        finite = np.isfinite(X)
-        if finite.all():
-            nan = None
-        else:
-            # inf, or a value too large for float32: sklearn's own error
-            assert_all_finite(
-                X, allow_nan=True, estimator_name=type(self).__name__, input_name="X"
-            )
-            nan = ~finite
-        present = presence_from_nan(nan, self.modalities_, n_samples=X.shape[0])
-        if nan is not None:
+        X, present, missing = self._validate_encoded(X, self.modalities_)
+        if missing:
             _check_some_present(present, list(self.modalities_))
         check_token_blocks(X, present, self._blocks)
         return SliceDict(**network_inputs(X, present, self._blocks, row_major=False))

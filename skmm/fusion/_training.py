@@ -30,9 +30,11 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
+from sklearn.utils.validation import check_array, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
@@ -40,6 +42,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from skmm.utils._fitting import atomic_fit
+from skmm.utils._layout import presence_from_nan
 from skmm.utils._sklearn_compat import Interval, StrOptions
 from skmm.utils._torch import resolve_device, torch_threads
 
@@ -378,6 +381,62 @@ class BaseNetworkEstimator(BaseEstimator):
                 "state (unfitted, or the previous fit)."
             )
         return net
+
+    def _validate_encoded(self, X, layout):
+        """Validate an encoded matrix at prediction time; find its missing blocks.
+
+        The checks of ``validate_data(self, X, reset=False,
+        ensure_all_finite="allow-nan", dtype=np.float32)`` followed by
+        :func:`~skmm.utils.modality_presence`, with the data scanned once:
+        one finiteness pass gives both the inf error (sklearn's own message)
+        and the NaN mask the presence is derived from. A DataFrame of plain
+        numpy numeric columns skips sklearn's per-column pandas dtype
+        inspection (which only acts on extension, sparse, string or object
+        columns; those take the full route): its names and width are checked by
+        ``validate_data`` and its float32 array by ``check_array``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded matrix.
+        layout : dict of str to ndarray of int
+            Fitted modality layout.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), float32
+            C- or F-ordered (a DataFrame gives a column-major array), possibly
+            read-only.
+        present : ndarray of shape (n_samples, n_modalities), dtype=bool
+        missing : bool
+            Whether any value is NaN (False: ``present`` is all True).
+        """
+        if isinstance(X, pd.DataFrame) and all(
+            isinstance(d, np.dtype) and d.kind in "fiu" for d in X.dtypes
+        ):
+            validate_data(self, X, reset=False, skip_check_array=True)
+            X = check_array(
+                np.asarray(X, dtype=np.float32),
+                ensure_all_finite=False,
+                dtype=np.float32,
+                estimator=self,
+                input_name="X",
+            )
+        else:
+            X = validate_data(
+                self, X, reset=False, ensure_all_finite=False, dtype=np.float32
+            )
+        finite = np.isfinite(X)
+        if finite.all():
+            nan = None
+        else:
+            # inf, or a value too large for float32: sklearn's own error
+            assert_all_finite(
+                X, allow_nan=True, estimator_name=type(self).__name__, input_name="X"
+            )
+            nan = ~finite
+        present = presence_from_nan(nan, layout, n_samples=X.shape[0])
+        return X, present, nan is not None
 
     def _inference_batch_size(self, module_kwargs):
         """Rows per batch of prediction and validation (eval mode, no grad).
