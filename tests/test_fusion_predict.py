@@ -256,3 +256,16 @@ def test_presence_from_nan_matches_the_definition(order):
     with pytest.raises(InvalidSampleError, match=r"sample 2.*1 of 2 features.*'c'"):
         presence_from_nan(np.isnan(X), layout)
     assert presence_from_nan(np.isnan(X), layout, partial="present")[2, 2]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_chunked_finiteness_scan(order):
+    from skmm.fusion._training import _all_finite
+
+    X = np.asarray(np.random.RandomState(0).normal(size=(301, 7)), order=order)
+    assert _all_finite(X, chunk_values=20)
+    for value in (np.nan, np.inf, -np.inf):
+        bad = X.copy(order=order)
+        bad[-1, -1] = value  # in the last chunk
+        assert not _all_finite(bad, chunk_values=20)
+    assert _all_finite(X[:0])

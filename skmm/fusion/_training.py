@@ -70,6 +70,20 @@ def _silent(*args, **kwargs):
     """A sink that prints nothing (EarlyStopping messages when verbose=0)."""
 
 
+def _all_finite(X, chunk_values=1 << 16):
+    """``np.isfinite(X).all()`` in cache-sized chunks (no full-size mask).
+
+    Chunks follow the memory layout (rows of a C-ordered matrix, columns of an
+    F-ordered one); the scan stops at the first chunk with a non-finite value.
+    """
+    X = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else X
+    rows = max(1, chunk_values // max(1, X.shape[1]))
+    return all(
+        np.isfinite(X[start : start + rows]).all()
+        for start in range(0, X.shape[0], rows)
+    )
+
+
 class TensorBatchIterator:
     """Mini-batches of a skorch ``Dataset`` of tensors, by direct tensor indexing.
 
@@ -426,10 +440,10 @@ class BaseNetworkEstimator(BaseEstimator):
             X = validate_data(
                 self, X, reset=False, ensure_all_finite=False, dtype=np.float32
             )
-        finite = np.isfinite(X)
-        if finite.all():
+        if _all_finite(X):
             nan = None
         else:
+            finite = np.isfinite(X)
             # inf, or a value too large for float32: sklearn's own error
             assert_all_finite(
                 X, allow_nan=True, estimator_name=type(self).__name__, input_name="X"
