@@ -76,6 +76,7 @@ __all__ = [
     "fill_doc",
     "fit_weighted",
     "is_raw_table",
+    "labelled_rows",
     "multimodal_encoder_paths",
     "row_index",
     "sample_weight_param",
@@ -441,6 +442,20 @@ def user_rows(rows=None, index=None):
         ) from exc
 
 
+def labelled_rows(X):
+    """``X`` as cross-validation should split it so that folds keep row numbers.
+
+    A 2-D ndarray becomes a DataFrame (no copy) whose index is the row
+    positions; give its members a :class:`RowNamingMember` with
+    ``to_array=True``. Returns ``(X, to_array)``. Other inputs are returned
+    as they are (a DataFrame keeps its index; sparse and n-D arrays cannot
+    carry row labels).
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        return pd.DataFrame(X, copy=False), True
+    return X, False
+
+
 def _delegate_has(method):
     def check(self):
         getattr(
@@ -465,10 +480,21 @@ class RowNamingMember(MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : estimator
         The member; cloned at fit.
+    to_array : bool, default=False
+        Hand the member ``X.to_numpy()`` when given a DataFrame: an ensemble
+        whose input is an array wraps it in a DataFrame (see
+        :func:`labelled_rows`) only to carry the row numbers through the
+        folds; the member sees the array, as without the adapter.
     """
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, *, to_array=False):
         self.estimator = estimator
+        self.to_array = to_array
+
+    def _input(self, X):
+        if self.to_array and isinstance(X, pd.DataFrame):
+            return X.to_numpy()
+        return X
 
     def fit(self, X, y, **fit_params):
         """Fit a clone of ``estimator``; errors name ``X``'s row labels.
@@ -489,7 +515,7 @@ class RowNamingMember(MetaEstimatorMixin, BaseEstimator):
         """
         est = clone(self.estimator)
         with user_rows(None, row_index(X)):
-            est.fit(X, y, **fit_params)
+            est.fit(self._input(X), y, **fit_params)
         self.estimator_ = est
         if hasattr(est, "classes_"):
             self.classes_ = est.classes_
@@ -498,7 +524,7 @@ class RowNamingMember(MetaEstimatorMixin, BaseEstimator):
     def _call(self, method, X):
         check_is_fitted(self)
         with user_rows(None, row_index(X)):
-            return getattr(self.estimator_, method)(X)
+            return getattr(self.estimator_, method)(self._input(X))
 
     @available_if(_delegate_has("predict"))
     def predict(self, X):

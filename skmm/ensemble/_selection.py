@@ -18,6 +18,7 @@ from skmm.ensemble._common import (
     align_proba,
     check_ensemble_input,
     check_target,
+    labelled_rows,
 )
 from skmm.ensemble._diversity import prediction_diversity
 from skmm.utils._sklearn_compat import (
@@ -319,10 +320,13 @@ callable, default="neg_log_loss"
         X_full = inp.full()
         params = {} if sample_weight is None else {"sample_weight": sample_weight}
         cv = self._check_cv(y)
+        # Folds keep the user's row labels (or numbers): the candidates' errors
+        # name the user's rows, not positions within a fold.
+        X_cv, to_array = labelled_rows(X_full)
         oof = Parallel(n_jobs=self.n_jobs)(
             delayed(cross_val_predict)(
-                RowNamingMember(clone(est)),  # errors name the user's rows
-                X_full,
+                RowNamingMember(clone(est), to_array=to_array),
+                X_cv,
                 y,
                 cv=deepcopy(cv),
                 method="predict_proba",
