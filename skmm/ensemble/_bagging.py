@@ -400,6 +400,7 @@ class _ModalityBaggingMixin:
             super().fit(X, y, sample_weight=sample_weight, **fit_params)
         finally:
             self.__dict__.pop("_features_cache", None)
+            self._view.index = None  # the training rows' labels: fit only
         self._unwrap_members()
         keys = sorted(self.member_params or {})
         self.estimators_params_ = [

@@ -13,7 +13,11 @@ but without running any code named by the file:
 * skorch nets: rebuilt from their constructor parameters (``module`` class and
   ``module__*`` keyword arguments) with ``initialize()``, then the module and
   criterion state dicts are loaded, so a network module round-trips as long as
-  its constructor arguments do;
+  its constructor arguments do; so are the optimizers' state dicts (Adam's
+  moments, step counts, the learning rates of the parameter groups: tensors in
+  the safetensors blob, the rest as data), so that training continued after
+  loading (``net_.partial_fit``, ``warm_start``) resumes where it stopped, as
+  after a pickle round trip;
 * numpy arrays, torch tensors, sparse matrices, random states, dtypes, classes
   and functions have dedicated kinds.
 
@@ -103,7 +107,9 @@ class Encoder:
     # -- helpers ------------------------------------------------------------------
     def _array(self, array):
         key = f"a{len(self.arrays)}"
-        self.arrays[key] = np.ascontiguousarray(array)
+        # ascontiguousarray makes 0-d arrays 1-d: keep the shape (a 0-d tensor
+        # such as an optimizer's step count must come back 0-d)
+        self.arrays[key] = np.ascontiguousarray(array).reshape(np.shape(array))
         return key
 
     def _remember(self, obj, node):
@@ -332,6 +338,14 @@ class Encoder:
                 dict(getattr(net, name + "_").state_dict()), f"{path}.{name}_"
             )
             for name in modules
+        }
+        node["optimizer_states"] = {
+            name: self._encode(
+                _optimizer_state(getattr(net, name + "_"), f"{path}.{name}_"),
+                f"{path}.{name}_",
+            )
+            for name in getattr(net, "_optimizers", [])
+            if hasattr(getattr(net, name + "_", None), "state_dict")
         }
         node["history"] = self._encode(list(net.history_), f"{path}.history_")
         return node
@@ -730,11 +744,75 @@ class Decoder:
             module.load_state_dict(tensors, strict=True)
             if hasattr(module, "to"):
                 module.to(net.device)
+        # Optimizers last: their state follows the loaded parameters (device).
+        # Files written before optimizer states were stored have none: the
+        # optimizer then starts afresh, as it did.
+        for name, state in node.get("optimizer_states", {}).items():
+            if name not in list(getattr(net, "_optimizers", [])):
+                raise ModelFileError(f"malformed skorch net: no optimizer {name!r}")
+            state = self._decode(state)
+            _check_optimizer_state(state, name)
+            try:
+                getattr(net, name + "_").load_state_dict(state)
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+                raise ModelFileError(
+                    f"malformed skorch net: the state of optimizer {name!r} does "
+                    f"not fit its parameters ({type(exc).__name__}: {exc})"
+                ) from None
         history = self._decode(node["history"])
         from skorch.history import History
 
         net.history_ = History(history)
         return net
+
+
+def _optimizer_state(optimizer, path):
+    """An optimizer's ``state_dict``, checked to hold plain data and tensors only."""
+    state = optimizer.state_dict()
+    try:
+        _check_optimizer_state(state, path)
+    except ModelFileError as exc:
+        raise TypeError(str(exc)) from None
+    return state
+
+
+#: What an optimizer's state dict may hold (checked on save and on load).
+_STATE_LEAVES = (type(None), bool, int, float, str)
+
+
+def _check_optimizer_state(state, name):
+    """Raise ModelFileError unless ``state`` is an optimizer state dict of data.
+
+    Nested dicts, lists and tuples of numbers, strings, None and tensors: the
+    shape torch's ``Optimizer.state_dict`` has. Anything else (an object a
+    crafted file would smuggle in) is refused before torch sees it.
+    """
+    torch = _torch()
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("state"), dict)
+        and isinstance(state.get("param_groups"), list)
+    ):
+        raise ModelFileError(
+            f"malformed optimizer state {name!r}: expected a dict with 'state' and "
+            "'param_groups'"
+        )
+    stack = [state]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict) and type(value) is dict:
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif type(value) in (list, tuple):
+            stack.extend(value)
+        elif not (
+            type(value) in _STATE_LEAVES
+            or (isinstance(value, torch.Tensor) and type(value) is torch.Tensor)
+        ):
+            raise ModelFileError(
+                f"malformed optimizer state {name!r}: holds a "
+                f"{type(value).__module__}.{type(value).__qualname__}"
+            )
 
 
 def _own_code(obj):
