@@ -104,6 +104,29 @@ def test_fusion_training_continues_after_load_as_after_joblib(optimizer, how, tm
     _assert_same_state(loaded.net_.optimizer_, pickled.net_.optimizer_)
 
 
+def test_continuation_with_a_learning_rate_schedule(tmp_path):
+    """The schedule's position is recomputed from the stored history and the
+    optimizer's learning rates come back: the same steps as after joblib."""
+    from skorch.callbacks import LRScheduler
+
+    X, y = _data()
+    schedule = LRScheduler(policy="StepLR", step_size=1, gamma=0.5)
+    model = FusionClassifier(
+        hidden_size=8,
+        max_epochs=3,
+        lr=0.02,
+        callbacks=[("lr", schedule)],
+        random_state=0,
+    ).fit(X, y)
+    assert model.net_.optimizer_.param_groups[0]["lr"] < 0.02
+    pickled = _via_joblib(model)
+    loaded = _via_skmm_io(model, tmp_path)
+    expected = _continue(pickled, X, y, "warm_start")
+    got = _continue(loaded, X, y, "warm_start")
+    np.testing.assert_array_equal(got.predict_proba(X), expected.predict_proba(X))
+    _assert_same_state(got.net_.optimizer_, expected.net_.optimizer_)
+
+
 def test_a_fresh_optimizer_would_end_elsewhere(tmp_path):
     """What the test above guards against: Adam restarted from zero moments."""
     X, y = _data()

@@ -332,6 +332,10 @@ class Encoder:
         rebuilt = _SKORCH_REBUILT | {f"{name}_" for name in modules}
         rebuilt |= {f"{name}_" for name in getattr(net, "_optimizers", [])}
         attrs = {k: v for k, v in vars(net).items() if k not in rebuilt}
+        if isinstance(attrs.get("callbacks"), (list, tuple)):
+            attrs["callbacks"] = type(attrs["callbacks"])(
+                _unfitted_callbacks(attrs["callbacks"])
+            )
         node["attrs"] = self._encode(attrs, path)
         node["states"] = {
             name: self._encode(
@@ -764,6 +768,29 @@ class Decoder:
 
         net.history_ = History(history)
         return net
+
+
+def _unfitted_callbacks(callbacks):
+    """Callbacks without their fitted state (attributes ending in ``_``).
+
+    ``initialize()`` on load re-initializes every callback of the net, so
+    their fitted state is never used; an ``LRScheduler``'s ``lr_scheduler_``
+    would drag in the live torch optimizer as an object. The optimizer's own
+    state is stored as data (``optimizer_states``).
+    """
+    from skorch.callbacks import Callback
+
+    out = []
+    for item in callbacks:
+        name, callback = item if isinstance(item, tuple) else (None, item)
+        if isinstance(callback, Callback):
+            copy = type(callback).__new__(type(callback))
+            copy.__dict__.update(
+                {k: v for k, v in vars(callback).items() if not k.endswith("_")}
+            )
+            callback = copy
+        out.append(callback if name is None else (name, callback))
+    return out
 
 
 def _optimizer_state(optimizer, path):
