@@ -293,3 +293,29 @@ def test_row_naming_member_is_a_transparent_estimator():
     np.testing.assert_array_equal(
         member.predict_proba(good), member.estimator_.predict_proba(good)
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: ModalityBaggingClassifier(p, n_estimators=3, random_state=0),
+        lambda p: EnsembleSelectionClassifier([("p", p)], cv=3, random_state=0),
+        lambda p: MultimodalAdaBoostClassifier(
+            p, n_estimators=2, weighting="resample", random_state=0
+        ),
+        lambda p: ModalityStackingClassifier(estimators=[("p", p)], cv=3),
+    ],
+    ids=["bagging", "selection", "adaboost_resample", "stacking"],
+)
+def test_object_array_table_names_the_users_row_number(make):
+    """A raw table given as an object array (columns by position)."""
+    table, y = _raw_table()
+    X = table.to_numpy(dtype=object)
+    pipe = make_pipeline(
+        MultimodalEncoder([("text", TfidfVectorizer(), 0), ("num", "passthrough", 1)]),
+        LogisticRegression(),
+    )
+    with pytest.raises(InvalidSampleError, match="whitespace") as info:
+        make(pipe).fit(X, y)
+    err = info.value
+    assert (err.index if err.row is None else err.row) == BAD
