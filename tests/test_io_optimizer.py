@@ -304,3 +304,39 @@ def test_files_without_optimizer_state_still_load(saved):
         loaded = skmm.io.loads(_forge(document, arrays))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert not loaded.net_.optimizer_.state
+
+
+class _NotesAdam(torch.optim.Adam):
+    """An optimizer whose state dict holds an object besides data."""
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["note"] = object()
+        return state
+
+
+class _NumpyAdam(torch.optim.Adam):
+    """An optimizer whose state dict holds numpy arrays (data, stored)."""
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["param_groups"][0]["trace"] = np.arange(3.0)
+        return state
+
+
+def test_optimizer_state_that_is_not_data_is_skipped_with_a_warning(tmp_path):
+    X, y = _data()
+    model = FusionClassifier(
+        hidden_size=4, max_epochs=2, optimizer=_NotesAdam, random_state=0
+    ).fit(X, y)
+    with pytest.warns(UserWarning, match="optimizer state is not stored"):
+        data = skmm.io.dumps(model)
+    loaded = skmm.io.loads(data, trusted=[_NotesAdam])
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert not loaded.net_.optimizer_.state  # a fresh optimizer
+
+    model.set_params(optimizer=_NumpyAdam).fit(X, y)
+    loaded = skmm.io.loads(skmm.io.dumps(model), trusted=[_NumpyAdam])
+    trace = loaded.net_.optimizer_.param_groups[0]["trace"]
+    np.testing.assert_array_equal(trace, np.arange(3.0))
+    assert loaded.net_.optimizer_.state

@@ -30,6 +30,7 @@ import copyreg
 import functools
 import math
 import types
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -343,14 +344,11 @@ class Encoder:
             )
             for name in modules
         }
-        node["optimizer_states"] = {
-            name: self._encode(
-                _optimizer_state(getattr(net, name + "_"), f"{path}.{name}_"),
-                f"{path}.{name}_",
-            )
-            for name in getattr(net, "_optimizers", [])
-            if hasattr(getattr(net, name + "_", None), "state_dict")
-        }
+        node["optimizer_states"] = {}
+        for name in getattr(net, "_optimizers", []):
+            state = _optimizer_state(getattr(net, name + "_", None), f"{path}.{name}_")
+            if state is not None:
+                node["optimizer_states"][name] = self._encode(state, f"{path}.{name}_")
         node["history"] = self._encode(list(net.history_), f"{path}.history_")
         return node
 
@@ -794,12 +792,25 @@ def _unfitted_callbacks(callbacks):
 
 
 def _optimizer_state(optimizer, path):
-    """An optimizer's ``state_dict``, checked to hold plain data and tensors only."""
+    """An optimizer's ``state_dict`` if it holds data only; None (warned) if not.
+
+    A custom optimizer keeping other objects in its state still lets the model
+    be saved: it predicts identically, and continued training restarts that
+    optimizer (as before optimizer states were stored).
+    """
+    if not hasattr(optimizer, "state_dict"):
+        return None
     state = optimizer.state_dict()
     try:
         _check_optimizer_state(state, path)
     except ModelFileError as exc:
-        raise TypeError(str(exc)) from None
+        warnings.warn(
+            f"{path}: the optimizer state is not stored ({exc}); training "
+            "continued after loading will restart this optimizer.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
     return state
 
 
@@ -807,12 +818,19 @@ def _optimizer_state(optimizer, path):
 _STATE_LEAVES = (type(None), bool, int, float, str)
 
 
+def _is_numeric_array(value):
+    if not (type(value) is np.ndarray or isinstance(value, np.generic)):
+        return False
+    return value.dtype.kind in "biuf"
+
+
 def _check_optimizer_state(state, name):
     """Raise ModelFileError unless ``state`` is an optimizer state dict of data.
 
-    Nested dicts, lists and tuples of numbers, strings, None and tensors: the
-    shape torch's ``Optimizer.state_dict`` has. Anything else (an object a
-    crafted file would smuggle in) is refused before torch sees it.
+    Nested dicts, lists and tuples of numbers, strings, None, tensors and
+    numeric numpy arrays: the shape torch's ``Optimizer.state_dict`` has.
+    Anything else (an object a crafted file would smuggle in) is refused
+    before torch sees it.
     """
     torch = _torch()
     if not (
@@ -834,7 +852,8 @@ def _check_optimizer_state(state, name):
             stack.extend(value)
         elif not (
             type(value) in _STATE_LEAVES
-            or (isinstance(value, torch.Tensor) and type(value) is torch.Tensor)
+            or type(value) is torch.Tensor
+            or _is_numeric_array(value)
         ):
             raise ModelFileError(
                 f"malformed optimizer state {name!r}: holds a "
