@@ -319,3 +319,27 @@ def test_object_array_table_names_the_users_row_number(make):
         make(pipe).fit(X, y)
     err = info.value
     assert (err.index if err.row is None else err.row) == BAD
+
+
+@pytest.mark.parametrize("stacking", [False, True], ids=["bagging", "stacking"])
+def test_regressors_name_the_users_row_label(stacking):
+    from sklearn.linear_model import Ridge
+
+    from skmm.ensemble import ModalityBaggingRegressor, ModalityStackingRegressor
+
+    X, y = _raw_table(np.arange(1000, 1000 + N))
+    pipe = make_pipeline(
+        MultimodalEncoder(
+            [("text", TfidfVectorizer(), "text"), ("num", "passthrough", "num")]
+        ),
+        Ridge(),
+    )
+    if stacking:
+        ensemble = ModalityStackingRegressor(
+            experts={"text": make_pipeline(_expert()[0], Ridge())}, cv=3
+        )
+    else:
+        ensemble = ModalityBaggingRegressor(pipe, n_estimators=3, random_state=0)
+    with pytest.raises(InvalidSampleError, match="whitespace") as info:
+        ensemble.fit(X, y.astype(float))
+    assert (info.value.row, info.value.column) == (1000 + BAD, "text")
