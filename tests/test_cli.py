@@ -192,7 +192,7 @@ def test_ensemble_gain_is_over_the_best_member_on_the_same_fold():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from skmm._demo import _gains, _member_scores, _mean_member_scores
+    from skmm._demo import _gains, _mean_member_scores, _member_scores
     from skmm.datasets import make_multimodal_classification
     from skmm.ensemble import EnsembleSelectionClassifier
 

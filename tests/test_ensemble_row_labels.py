@@ -343,3 +343,27 @@ def test_regressors_name_the_users_row_label(stacking):
     with pytest.raises(InvalidSampleError, match="whitespace") as info:
         ensemble.fit(X, y.astype(float))
     assert (info.value.row, info.value.column) == (1000 + BAD, "text")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda e: ModalityStackingClassifier(experts={"text": e}, cv=2),
+        lambda e: MultimodalAdaBoostClassifier(
+            experts={"text": e}, n_estimators=2, random_state=0
+        ),
+    ],
+    ids=["stacking", "adaboost"],
+)
+def test_raw_text_expert_gets_the_contract_cell_check(make):
+    """A plain vectorizer pipeline as an expert: an empty text is an error
+    naming the row (at fit and at predict), not a silent all-zero row."""
+    expert = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    index = list(range(1000, 1000 + N))
+    X, y = _raw_table(index=index)
+    with pytest.raises(InvalidSampleError, match=rf"sample {BAD}, row {1000 + BAD}"):
+        make(expert).fit(X[["text"]], y)
+    good, y = _raw_table(index=index, bad=False)
+    model = make(expert).fit(good[["text"]], y)
+    with pytest.raises(InvalidSampleError, match=rf"row {1000 + BAD}: empty"):
+        model.predict(X[["text"]])

@@ -43,6 +43,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from skmm.compose._multimodal_encoder import check_cells
 from skmm.exceptions import InvalidSampleError
 from skmm.utils import (
     as_table,
@@ -678,6 +679,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         est = clone(self.estimator)
         self.takes_table_ = bool(multimodal_encoder_paths(est))
         Xs = inp.rows(rows).select(self.modality, table=self.takes_table_)
+        self._check_cells(est, inp, Xs, rows)
         fit_params = _check_method_params(inp.data, params=fit_params, indices=rows)
         if sample_weight is not None:
             param = sample_weight_param(est)
@@ -692,6 +694,24 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = est
         self.n_present_ = int(rows.size)
         return self
+
+    def _check_cells(self, est, inp, cells, rows):
+        """The data contract's cell checks on a raw column given to ``est``.
+
+        The same policy as :class:`~skmm.compose.MultimodalEncoder`: e.g. an
+        sklearn text vectorizer (alone or first in a Pipeline) gets the
+        text-cell check, so an empty text is an error naming the row, not an
+        all-zero row.
+        """
+        if inp.kind != RAW or self.takes_table_:
+            return
+        column = self._raw_column(inp)
+        index = inp.index
+        default = isinstance(index, pd.RangeIndex) and index.start == 0
+        check_cells(est, cells, rows, column, None if default else index.tolist())
+
+    def _raw_column(self, inp):
+        return inp.layout[self.modality][0]
 
     def get_metadata_routing(self):
         """Routing of this wrapper: ``fit`` metadata goes to the expert.
@@ -733,6 +753,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         if rows.size == 0:
             return None, present
         Xs = inp.rows(rows).select(self.modality, table=self.takes_table_)
+        self._check_cells(self.estimator_, inp, Xs, rows)
         out = getattr(self.estimator_, method)(Xs)
         if method == "predict_proba":
             out = align_proba(out, self.estimator_.classes_, self.classes_)
