@@ -1,6 +1,8 @@
 """Do ensembles over a diverse library beat their best member? At what cost?
 
-Run: ``python benchmarks/bench_ensemble_diversity.py [--quick] [--part P]``.
+Run: ``python benchmarks/bench_ensemble_diversity.py [--quick] [--part P]``;
+``--seeds 6`` runs only a multi-seed synthetic comparison (200 train / 1000
+test samples per seed, so that a difference of 0.01 is not noise).
 
 Two data sets, each with one bad modality in training *and* test data:
 
@@ -77,6 +79,84 @@ def synthetic_data(quick, noise):
     )
     n_train = 2 * n // 3
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+def synthetic_seeds(n_seeds, noise, network_params):
+    """Selection and stacking vs the best member over several seeded data sets.
+
+    200 training and 1000 test samples per seed (3 classes, 16 features per
+    modality, the audio block drowned in noise): a large test set and several
+    seeds, so that a difference of 0.01 is not noise.
+    """
+    print(
+        f"\n=== synthetic, audio drowned in noise: {n_seeds} seeds, "
+        "200 train / 1000 test each ==="
+    )
+    print(
+        f"{'seed':<5} {'best member':<26} {'selection':>10} {'stacking':>9} {'bag':>7}"
+    )
+    rows = []
+    for seed in range(n_seeds):
+        X, y = make_multimodal_classification(
+            1200,
+            n_classes=3,
+            modalities=dict.fromkeys(MODALITIES, 16),
+            random_state=seed,
+        )
+        rng = np.random.RandomState(seed + 100)
+        audio = [c for c in X.columns if c.startswith("audio__")]
+        X[audio] = X[audio] + noise * X[audio].std().to_numpy() * rng.standard_normal(
+            (len(X), len(audio))
+        )
+        X_train, y_train, X_test, y_test = X[:200], y[:200], X[200:], y[200:]
+        library = make_library(
+            "diverse",
+            modalities=MODALITIES,
+            network_params=network_params,
+            random_state=0,
+        )
+        stack = ModalityStackingClassifier(
+            library, final_estimator=LogisticRegression(max_iter=2000), cv=3
+        ).fit(X_train, y_train)
+        members = {
+            n: est.score(X_test, y_test)
+            for n, est in zip(stack._member_names, stack.estimators_)
+        }
+        best = max(members, key=members.get)
+        sel = EnsembleSelectionClassifier(
+            library, ensemble_size=30, cv=3, random_state=0
+        ).fit(X_train, y_train)
+        bag = ModalityBaggingClassifier(
+            dict(library)[best], n_estimators=5, random_state=0
+        ).fit(X_train, y_train)
+        row = [
+            members[best],
+            sel.score(X_test, y_test),
+            stack.score(X_test, y_test),
+            bag.score(X_test, y_test),
+        ]
+        rows.append(row)
+        print(
+            f"{seed:<5} {best + f' {row[0]:.3f}':<26} {row[1]:>10.3f} "
+            f"{row[2]:>9.3f} {row[3]:>7.3f}",
+            flush=True,
+        )
+    mean = np.mean(rows, axis=0)
+    gain = np.asarray(rows)[:, 1:] - np.asarray(rows)[:, :1]
+    sem = (
+        gain.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else gain[0] * 0
+    )
+    print(
+        f"{'mean':<5} {f'{mean[0]:.3f}':<26} {mean[1]:>10.3f} {mean[2]:>9.3f} "
+        f"{mean[3]:>7.3f}"
+    )
+    print(
+        "gain over the best member (mean +- standard error over seeds): "
+        + ", ".join(
+            f"{n} {g:+.3f} +- {e:.3f}"
+            for n, g, e in zip(["selection", "stacking", "bag"], gain.mean(axis=0), sem)
+        )
+    )
 
 
 def digits_data(quick, severity):
@@ -263,9 +343,18 @@ def main():
     parser.add_argument("--skip-networks", action="store_true")
     parser.add_argument("--only-networks", action="store_true")
     parser.add_argument("--only-boosting", action="store_true")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=0,
+        help="only the multi-seed synthetic comparison, over this many seeds",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     params = {"hidden_size": 32, "max_epochs": 20 if args.quick else 30, "lr": 3e-3}
+    if args.seeds:
+        synthetic_seeds(args.seeds, args.noise, {**params, "max_epochs": 30})
+        return
     if args.part in ("all", "synthetic"):
         data = synthetic_data(args.quick, args.noise)
         boosting("synthetic", data)

@@ -184,3 +184,68 @@ def test_repeated_run_reads_the_encoding_cache(tmp_path, capsys):
     assert [line[:40] for line in table] == [
         line[:40] for line in second.splitlines() if "+-" in line
     ]
+
+
+def test_ensemble_gain_is_over_the_best_member_on_the_same_fold():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skmm._demo import _gains, _mean_member_scores, _member_scores
+    from skmm.datasets import make_multimodal_classification
+    from skmm.ensemble import EnsembleSelectionClassifier
+
+    X, y = make_multimodal_classification(160, random_state=0)
+    train, test = np.arange(100), np.arange(100, 160)
+    library = [
+        ("logreg", LogisticRegression(max_iter=1000)),
+        ("prior", DummyClassifier()),
+    ]
+    model = make_pipeline(
+        StandardScaler(),
+        EnsembleSelectionClassifier(library, ensemble_size=5, cv=3, random_state=0),
+    ).fit(X.iloc[train], y[train])
+    assert model[-1].weights_.tolist() == [1.0, 0.0]  # "prior" is left out
+    scores = _member_scores(model, X.iloc[train], y[train], X.iloc[test], y[test])
+    scaler = StandardScaler().fit(X.iloc[train])
+    for name, est in library:  # members scored as fitted alone on the same fold
+        alone = est.fit(scaler.transform(X.iloc[train]), y[train])
+        assert scores[name] == alone.score(scaler.transform(X.iloc[test]), y[test])
+    assert _member_scores(LogisticRegression().fit(X, y), X, y, X, y) is None
+
+    folds = [scores, {"logreg": scores["logreg"] - 0.1, "prior": 0.5}]
+    members = _mean_member_scores(folds)
+    assert members["logreg"] == pytest.approx(scores["logreg"] - 0.05)
+    result = {"name": "sel", "mean": 0.95, "std": 0.0, "members": members}
+    line = _gains([result]).splitlines()[1]
+    gain = 0.95 - max(members.values())
+    assert "best member logreg" in line and f"{gain:+.3f}" in line
+    assert _gains([{**result, "members": None}]) == ""
+
+
+def test_worker_epochs_reach_the_fold_bar():
+    import queue
+    import threading
+
+    from skmm._demo import _Progress, _relay_epochs
+
+    class Bar:
+        postfixes = []
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfixes.append(text)
+
+    q = queue.Queue()
+    relay = threading.Thread(target=_relay_epochs, args=(q, Bar()))
+    relay.start()
+    try:
+        _Progress.queue, _Progress.fold = q, 1
+        _Progress.epoch(3, 30)
+        _Progress.fold = 0
+        _Progress.epoch(30, 30)
+    finally:
+        _Progress.queue = None
+        q.put(None)
+        relay.join(timeout=10)
+    assert Bar.postfixes == ["fold 2 epoch 3/30", "fold 2 epoch 3/30"]

@@ -14,6 +14,9 @@ explicit "absent" indicator rather than a silent zero.
 """
 
 # %%
+import os
+import tempfile
+
 import matplotlib.pyplot as plt
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -63,9 +66,8 @@ ax.axvline(0.1, color="k", ls=":", lw=1)
 ax.set_xlim(0, 1)
 ax.set_xlabel("test accuracy (10% of cells missing)")
 fig.tight_layout()
-if plt.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo"):
-    # No display (a server, CI, a notebook-less shell): save instead of showing.
-    fig.savefig("plot_modality_stacking.png", dpi=120)
-    print("figure saved to plot_modality_stacking.png")
-else:
-    plt.show()
+# Saved as well as shown: on a machine without a display, plt.show() does nothing.
+path = os.path.join(tempfile.gettempdir(), "skmm_modality_stacking.png")
+fig.savefig(path, dpi=120)
+print("figure saved to", path)
+plt.show()

@@ -13,6 +13,9 @@ itself, because it is just a parameter.
 """
 
 # %%
+import os
+import tempfile
+
 import matplotlib.pyplot as plt
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -65,9 +68,8 @@ for ax, (name, (single, scores)) in zip(axes, results.items()):
 axes[0].set_ylabel("test accuracy")
 axes[0].legend(loc="lower left", fontsize=8)
 fig.tight_layout()
-if plt.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo"):
-    # No display (a server, CI, a notebook-less shell): save instead of showing.
-    fig.savefig("plot_fusion_strategies.png", dpi=120)
-    print("figure saved to plot_fusion_strategies.png")
-else:
-    plt.show()
+# Saved as well as shown: on a machine without a display, plt.show() does nothing.
+path = os.path.join(tempfile.gettempdir(), "skmm_fusion_strategies.png")
+fig.savefig(path, dpi=120)
+print("figure saved to", path)
+plt.show()

@@ -556,9 +556,15 @@ def _cell_policy(enc):
     return "text"
 
 
-def _check_cells(enc, cells, present, name, labels):
+def check_cells(enc, cells, positions, name, labels=None):
+    """Apply the data contract's cell check that ``enc`` needs to ``cells``.
+
+    ``positions`` are the cells' sample positions and ``labels`` the user's row
+    labels by position (or None), both named in the error. Used by
+    :class:`MultimodalEncoder` and by the ensembles' per-modality experts.
+    """
     if _cell_policy(enc) == "text":
-        for cell, i in zip(cells, present):
+        for cell, i in zip(cells, positions):
             check_text_cell(cell, index=int(i), column=name, row=_row(labels, int(i)))
 
 
@@ -598,7 +604,7 @@ def _encode(
         if isinstance(enc, str):
             Xt = _passthrough(cells, name, present, labels)
         else:
-            _check_cells(enc, cells, present, name, labels)
+            check_cells(enc, cells, present, name, labels)
             y_sub = None if (y is None or not fit) else np.asarray(y)[present]
             with _samples_of(name, col, present, labels, enc, cells, fit):
                 Xt = _cached_encode(enc, cells, y_sub, fit, cache)

@@ -23,6 +23,7 @@ from skmm.ensemble._common import (
     drop_encoded_columns,
     fill_doc,
     sum_member_outputs,
+    user_rows,
 )
 from skmm.exceptions import InvalidSampleError
 from skmm.utils import modality_presence, table_presence
@@ -197,16 +198,40 @@ class _BaggedMember:
     the fitted base estimators, as in scikit-learn.
     """
 
-    def __init__(self, estimator, view, modalities, drawn):
+    def __init__(self, estimator, view, modalities, drawn, samples=None):
         self.estimator = estimator
         self.view = view
         self.modalities = modalities
         self.drawn = drawn  # columns of X the parent hands over (None = all)
+        self.samples = samples  # rows the parent drew for this member
+
+    def _positions(self, X, sample_weight):
+        """Rows of the user's X that ``X`` holds (None: all, in order).
+
+        The parent hands over either the whole X with the bootstrap counts as
+        weights, or the drawn rows; False when neither matches (then the
+        member's errors keep their own sample numbers).
+        """
+        n, n_total, samples = _num_rows(X), len(self.view.index), self.samples
+        if samples is None:
+            return None if n == n_total else False
+        if n == n_total and sample_weight is not None:
+            counts = np.bincount(samples, minlength=n_total)
+            if np.array_equal(np.asarray(sample_weight), counts):
+                return None
+        return samples if n == len(samples) else False
 
     def fit(self, X, y, sample_weight=None, **fit_params):
         view, n = self.view, _num_rows(X)
+        positions = self._positions(X, sample_weight)
+        if positions is None:
+            index = view.index
+        elif positions is False:
+            index = None
+        else:
+            index = view.index[positions]
         if view.kind == RAW:
-            table = view.table(X)
+            table = view.table(X, index)
             dropped = view.other_keys(self.modalities)
             drop_encoded_columns(self.estimator, table, dropped)
             columns = None
@@ -229,7 +254,7 @@ class _BaggedMember:
         if view.kind == RAW:
             X_ = view.masked(table, dropped, rows)
         else:
-            X_ = view.numeric(X, columns, rows, within=keep)
+            X_ = view.numeric(X, columns, rows, within=keep, index=index)
         if rows is not None:
             y = _safe_indexing(y, rows)
             if sample_weight is not None:
@@ -239,7 +264,15 @@ class _BaggedMember:
             )
         if sample_weight is not None:
             fit_params["sample_weight"] = sample_weight
-        self.estimator.fit(X_, y, **fit_params)
+        # The member's errors name the user's rows (bootstrap positions mapped).
+        if positions is False:
+            positions, names = rows, None
+        else:
+            names = view.index
+            if rows is not None:
+                positions = rows if positions is None else positions[rows]
+        with user_rows(positions, names):
+            self.estimator.fit(X_, y, **fit_params)
         self.features_ = (
             np.asarray(view.columns_of(self.modalities)) if columns is None else columns
         )
@@ -253,12 +286,15 @@ class _MemberView:
     so that a member sees the same view when fitted and when it predicts.
     """
 
-    def __init__(self, kind, layout, n_features, names=None, raw_columns=None):
+    def __init__(
+        self, kind, layout, n_features, names=None, raw_columns=None, index=None
+    ):
         self.kind = kind
         self.layout = layout
         self.n_features = n_features
         self.names = names
         self.raw_columns = raw_columns
+        self.index = index  # row labels of the user's X
 
     def columns_of(self, modalities):
         """Column positions of the given modalities, sorted."""
@@ -275,25 +311,37 @@ class _MemberView:
     def other_keys(self, modalities):
         return [k for m in self.layout if m not in modalities for k in self.layout[m]]
 
-    def table(self, X):
-        """The raw table rebuilt from the array the parent validated."""
+    def table(self, X, index=None):
+        """The raw table rebuilt from the array the parent validated.
+
+        ``index``: the user's labels of its rows (by default those of the
+        whole X, when ``X`` has all its rows).
+        """
         if isinstance(X, pd.DataFrame) or self.raw_columns is None:
             return X
-        return pd.DataFrame(X, columns=self.raw_columns, copy=False)
+        if index is None and self.index is not None and len(self.index) == len(X):
+            index = self.index
+        return pd.DataFrame(X, columns=self.raw_columns, index=index, copy=False)
 
     def masked(self, table, keys, rows):
         inp = ModalInput(RAW, table, self.layout)
         return inp.rows(rows).masked(keys)
 
-    def numeric(self, X, columns, rows, *, within=None):
-        """Member sub-matrix: ``X`` holds ``columns`` at positions ``within``."""
+    def numeric(self, X, columns, rows, *, within=None, index=None):
+        """Member sub-matrix: ``X`` holds ``columns`` at positions ``within``.
+
+        ``index``: the user's labels of the rows of ``X`` (kept on a DataFrame).
+        """
         if within is not None:
             X = X[:, within]
         if rows is not None:
             X = _safe_indexing(X, rows)
+            index = None if index is None else index[rows]
         if self.names is None or sp.issparse(X) or X.ndim != 2:
             return X
-        return pd.DataFrame(X, columns=list(self.names[columns]), copy=False)
+        return pd.DataFrame(
+            X, columns=list(self.names[columns]), index=index, copy=False
+        )
 
     def presence(self, X, columns, modalities, *, within=None):
         """Presence of each modality over the member's own columns of it."""
@@ -341,7 +389,12 @@ class _ModalityBaggingMixin:
         else:
             raw_columns = None
         self._view = _MemberView(
-            inp.kind, self.modalities_, self.n_features_in_, inp.names, raw_columns
+            inp.kind,
+            self.modalities_,
+            self.n_features_in_,
+            inp.names,
+            raw_columns,
+            inp.index,
         )
         try:
             # BaseBagging.fit validates X again (same checks: ensure_all_finite
@@ -349,6 +402,7 @@ class _ModalityBaggingMixin:
             super().fit(X, y, sample_weight=sample_weight, **fit_params)
         finally:
             self.__dict__.pop("_features_cache", None)
+            self._view.index = None  # the training rows' labels: fit only
         self._unwrap_members()
         keys = sorted(self.member_params or {})
         self.estimators_params_ = [
@@ -393,8 +447,9 @@ class _ModalityBaggingMixin:
         estimator = super()._make_estimator(append=False, random_state=random_state)
         view = self._view
         drawn = None
+        features, samples = self._drawn_indices(random_state)
         if self.bootstrap_features or self._max_features != self.n_features_in_:
-            drawn = self._drawn_features(random_state)
+            drawn = features
         names = list(self.modalities_)
         if view.kind == RAW or drawn is None:
             candidates = names
@@ -422,21 +477,26 @@ class _ModalityBaggingMixin:
                     for key, values in sorted(self.member_params.items())
                 }
             )
-        member = _BaggedMember(estimator, view, tuple(candidates), drawn)
+        member = _BaggedMember(estimator, view, tuple(candidates), drawn, samples)
         if append:
             self.estimators_.append(member)
         return member
 
-    def _drawn_features(self, seed):
-        """The columns BaseBagging draws for the member seeded with ``seed``."""
+    def _drawn_indices(self, seed):
+        """The columns and rows BaseBagging draws for the member seeded ``seed``.
+
+        (None, None) for a seed that is not one of this fit's members.
+        """
+        if seed is None or getattr(self, "_seeds", None) is None:
+            return None, None
         cache = self.__dict__.get("_features_cache")
         if cache is None or cache[0] is not self._seeds:
-            features = {
-                int(s): f
-                for s, (f, _) in zip(self._seeds, self._get_estimators_indices())
+            drawn = {
+                int(s): (np.asarray(f), np.asarray(r))
+                for s, (f, r) in zip(self._seeds, self._get_estimators_indices())
             }
-            cache = self._features_cache = (self._seeds, features)
-        return np.asarray(cache[1][int(seed)])
+            cache = self._features_cache = (self._seeds, drawn)
+        return cache[1].get(int(seed), (None, None))
 
     def _unwrap_members(self):
         """Replace the fit adapters in ``estimators_`` by the fitted members."""
@@ -468,7 +528,9 @@ class _ModalityBaggingMixin:
         """The validated training X of BaseBagging as a ModalInput."""
         view = self._view
         data = view.table(X) if view.kind == RAW else X
-        return ModalInput(view.kind, data, self.modalities_, view.names, "present")
+        return ModalInput(
+            view.kind, data, self.modalities_, view.names, "present", view.index
+        )
 
     def _oob_votes(self, inp, n_samples):
         self._unwrap_members()

@@ -13,6 +13,12 @@
 * Sample-weight routing (:func:`sample_weight_param`, :func:`fit_weighted`) lets
   a :class:`~sklearn.pipeline.Pipeline` take weights in its final step, with
   seeded weighted resampling as the fallback.
+* Row naming (:func:`user_rows`, :class:`RowNamingMember`): a member fitted
+  on a bootstrap sample, a cross-validation fold or the present rows of a
+  modality counts its samples within that subset; its
+  :class:`~skmm.exceptions.InvalidSampleError` is re-raised naming the row of
+  the user's table (its position, and its index label where there is one).
+  Members receive tables that keep the user's index for the same reason.
 * :class:`ExpertParamsMixin` exposes ``experts={"audio": est}`` to
   ``get_params``/``set_params`` as ``experts__audio`` and ``experts__audio__C``.
 """
@@ -36,9 +42,11 @@ from sklearn.utils.metadata_routing import (
     MethodMapping,
     get_routing_for_object,
 )
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from skmm.compose._multimodal_encoder import check_cells
 from skmm.exceptions import InvalidSampleError
 from skmm.utils import (
     as_table,
@@ -63,6 +71,7 @@ __all__ = [
     "ExpertParamsMixin",
     "ModalInput",
     "ModalityExpert",
+    "RowNamingMember",
     "align_proba",
     "check_ensemble_input",
     "check_experts",
@@ -72,9 +81,12 @@ __all__ = [
     "fill_doc",
     "fit_weighted",
     "is_raw_table",
+    "labelled_rows",
     "multimodal_encoder_paths",
+    "row_index",
     "sample_weight_param",
     "sum_member_outputs",
+    "user_rows",
 ]
 
 RAW, NUMERIC = "raw", "numeric"
@@ -144,15 +156,25 @@ class ModalInput:
     partial : {"present", "raise"}
         How a partly-NaN block of an encoded matrix counts (see
         :func:`~skmm.utils.modality_presence`).
+    index : pandas.Index, default=None
+        Labels of the rows in the user's table (the index of a DataFrame);
+        None means positions (``RangeIndex``). Kept by :meth:`rows` and given
+        to the numeric DataFrames handed to members, so that a member fitted on
+        a subset (a fold, a bootstrap sample) can name the user's row.
     """
 
-    def __init__(self, kind, data, layout, names=None, partial="present"):
+    def __init__(self, kind, data, layout, names=None, partial="present", index=None):
         self.kind = kind
         self.data = data
         self.layout = layout
         self.names = names
         self.partial = partial
         self.n_samples = data.shape[0]
+        if index is None:
+            index = row_index(data)
+        if index is None or len(index) != self.n_samples:
+            index = pd.RangeIndex(self.n_samples)
+        self.index = index
         self._presence = None
 
     @property
@@ -187,7 +209,9 @@ class ModalInput:
         if rows is None:
             return self
         data = _take_rows(self.data, rows)
-        sub = ModalInput(self.kind, data, self.layout, self.names, self.partial)
+        sub = ModalInput(
+            self.kind, data, self.layout, self.names, self.partial, self.index[rows]
+        )
         if self._presence is not None:
             sub._presence = self._presence[rows]
         return sub
@@ -206,7 +230,7 @@ class ModalInput:
         if self.names is None or sp.issparse(X):
             return X
         names = self.names if columns is None else self.names[columns]
-        return pd.DataFrame(X, columns=list(names), copy=False)
+        return pd.DataFrame(X, columns=list(names), index=self.index, copy=False)
 
     def masked(self, keys):
         """Raw table with the cells of the raw columns ``keys`` set to None."""
@@ -293,6 +317,7 @@ def check_ensemble_input(
         if reset:
             estimator.modalities_ = resolve_table_modalities(table, modalities)
         return ModalInput(RAW, table, estimator.modalities_)
+    index = row_index(X)
     data = validate_data(
         estimator,
         X,
@@ -305,7 +330,7 @@ def check_ensemble_input(
     if data.ndim > 2:  # n-D samples (allow_nd): one block of all their values
         if reset:
             estimator.modalities_ = {"features": np.arange(estimator.n_features_in_)}
-        return ModalInput(NUMERIC, data, estimator.modalities_, None, "present")
+        return ModalInput(NUMERIC, data, estimator.modalities_, None, "present", index)
     names = getattr(estimator, "feature_names_in_", None)
     if reset:
         estimator.modalities_ = resolve_modalities(
@@ -320,7 +345,7 @@ def check_ensemble_input(
                 names[j] = f"{name}__x{j}"
     if partial is None:
         partial = "present" if get_tags(estimator).input_tags.allow_nan else "raise"
-    return ModalInput(NUMERIC, data, layout, names, partial)
+    return ModalInput(NUMERIC, data, layout, names, partial, index)
 
 
 def check_target(estimator, y, *, multi_output=True):
@@ -361,6 +386,196 @@ def _check_table_columns(estimator, table, reset):
             f"X has {len(columns)} columns, but {name} was fitted on "
             f"{estimator.n_features_in_}."
         )
+
+
+# -- naming the user's rows ---------------------------------------------------
+def row_index(X):
+    """The row labels of ``X``: a DataFrame's index, None for other inputs."""
+    return X.index if isinstance(X, pd.DataFrame) else None
+
+
+@contextlib.contextmanager
+def user_rows(rows=None, index=None):
+    """Re-raise a member's :class:`~skmm.exceptions.InvalidSampleError` naming our row.
+
+    A member fitted on a subset of an input (a bootstrap sample, the rows
+    where a modality is present, a weighted resample) counts its samples
+    within that subset. The error it raises is re-raised with ``index`` the
+    position in the input (``rows[index]``) and, unless the member already
+    named it, ``row`` the input's row label (``index[position]``). Nested
+    ensembles compose: each level maps to the positions of its own input.
+
+    Parameters
+    ----------
+    rows : array-like of int, default=None
+        Positions in the input of the member's samples, in the member's order
+        (with repeats for a bootstrap sample); None when the member got every
+        row in order.
+    index : pandas.Index, default=None
+        Row labels of the input (the user's DataFrame index); None when it has
+        none (the position then names the row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.exceptions import InvalidSampleError
+    >>> from skmm.ensemble._common import user_rows
+    >>> with user_rows([4, 7, 7], pd.Index(["a", "b", "c", "d", "e", "f", "g", "h"])):
+    ...     raise InvalidSampleError("empty text", index=1, column="text")
+    Traceback (most recent call last):
+    ...
+    skmm.exceptions.InvalidSampleError: column 'text', sample 7, row 'h': empty text
+    """
+    try:
+        yield
+    except InvalidSampleError as exc:
+        position = exc.index
+        if position is None or isinstance(position, bool):
+            raise
+        if rows is not None:
+            if not 0 <= position < len(rows):
+                raise
+            position = int(rows[position])
+        row = exc.row
+        if row is None and index is not None and 0 <= position < len(index):
+            row = index[position]
+            if isinstance(row, np.generic):  # np.int64(7) -> 7 in the message
+                row = row.item()
+        if position == exc.index and row is exc.row:
+            raise
+        raise InvalidSampleError(
+            exc.reason, index=position, source=exc.source, column=exc.column, row=row
+        ) from exc
+
+
+def labelled_rows(X):
+    """``X`` as cross-validation should split it so that folds keep row numbers.
+
+    A 2-D ndarray becomes a DataFrame (no copy) whose index is the row
+    positions; give its members a :class:`RowNamingMember` with
+    ``to_array=True``. Returns ``(X, to_array)``. Other inputs are returned
+    as they are (a DataFrame keeps its index; sparse and n-D arrays cannot
+    carry row labels).
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        return pd.DataFrame(X, copy=False), True
+    return X, False
+
+
+def _delegate_has(method):
+    def check(self):
+        getattr(
+            self.estimator_ if hasattr(self, "estimator_") else self.estimator, method
+        )
+        return True
+
+    return check
+
+
+class RowNamingMember(MetaEstimatorMixin, BaseEstimator):
+    """A member whose errors name the row labels of the input it is given.
+
+    scikit-learn's cross-validation hands a member the rows of a fold; an
+    ensemble wraps each member in this adapter and gives it its input with the
+    user's row labels as a DataFrame index (which ``_safe_indexing`` keeps), so
+    that an :class:`~skmm.exceptions.InvalidSampleError` raised inside a fold
+    names the user's row (see :func:`user_rows`). Everything else is the
+    wrapped estimator's: the ensembles unwrap the fitted ``estimator_``.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The member; cloned at fit.
+    to_array : bool, default=False
+        Hand the member ``X.to_numpy()`` when given a DataFrame: an ensemble
+        whose input is an array wraps it in a DataFrame (see
+        :func:`labelled_rows`) only to carry the row numbers through the
+        folds; the member sees the array, as without the adapter.
+    """
+
+    def __init__(self, estimator, *, to_array=False):
+        self.estimator = estimator
+        self.to_array = to_array
+
+    def _input(self, X):
+        if self.to_array and isinstance(X, pd.DataFrame):
+            return X.to_numpy()
+        return X
+
+    def fit(self, X, y, **fit_params):
+        """Fit a clone of ``estimator``; errors name ``X``'s row labels.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The member's input (a DataFrame keeps the user's row labels).
+        y : array-like of shape (n_samples,)
+            The target.
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : RowNamingMember
+            The fitted adapter.
+        """
+        est = clone(self.estimator)
+        with user_rows(None, row_index(X)):
+            est.fit(self._input(X), y, **fit_params)
+        self.estimator_ = est
+        if hasattr(est, "classes_"):
+            self.classes_ = est.classes_
+        return self
+
+    def _call(self, method, X):
+        check_is_fitted(self)
+        with user_rows(None, row_index(X)):
+            return getattr(self.estimator_, method)(self._input(X))
+
+    @available_if(_delegate_has("predict"))
+    def predict(self, X):
+        """The estimator's ``predict``."""
+        return self._call("predict", X)
+
+    @available_if(_delegate_has("predict_proba"))
+    def predict_proba(self, X):
+        """The estimator's ``predict_proba``."""
+        return self._call("predict_proba", X)
+
+    @available_if(_delegate_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """The estimator's ``predict_log_proba``."""
+        return self._call("predict_log_proba", X)
+
+    @available_if(_delegate_has("decision_function"))
+    def decision_function(self, X):
+        """The estimator's ``decision_function``."""
+        return self._call("decision_function", X)
+
+    def get_metadata_routing(self):
+        """Routing of this adapter: ``fit`` metadata goes to the estimator.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing: ``fit`` metadata is passed to ``estimator``'s ``fit``.
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            inner = get_tags(self.estimator)
+        except Exception:  # an invalid estimator fails at fit with its own message
+            return tags
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.input_tags = inner.input_tags
+        return tags
 
 
 # -- sample weights ---------------------------------------------------------
@@ -405,16 +620,21 @@ def fit_weighted(estimator, X, y, sample_weight, *, random_state, resample=False
     estimator : the fitted estimator
     how : {"weights", "resample", "none"}
     """
+    index = row_index(X)
     if sample_weight is None:
-        return estimator.fit(X, y), "none"
+        with user_rows(None, index):
+            return estimator.fit(X, y), "none"
     param = None if resample else sample_weight_param(estimator)
     if param is not None:
-        return estimator.fit(X, y, **{param: sample_weight}), "weights"
+        with user_rows(None, index):
+            return estimator.fit(X, y, **{param: sample_weight}), "weights"
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     rng = check_random_state(random_state)
     n = sample_weight.shape[0]
     idx = rng.choice(n, size=n, replace=True, p=sample_weight / sample_weight.sum())
-    return estimator.fit(_safe_indexing(X, idx), _safe_indexing(y, idx)), "resample"
+    with user_rows(idx, index):
+        estimator.fit(_safe_indexing(X, idx), _safe_indexing(y, idx))
+    return estimator, "resample"
 
 
 # -- per-modality experts -----------------------------------------------------
@@ -464,6 +684,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         est = clone(self.estimator)
         self.takes_table_ = bool(multimodal_encoder_paths(est))
         Xs = inp.rows(rows).select(self.modality, table=self.takes_table_)
+        self._check_cells(est, inp, Xs, rows)
         fit_params = _check_method_params(inp.data, params=fit_params, indices=rows)
         if sample_weight is not None:
             param = sample_weight_param(est)
@@ -473,10 +694,29 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
                     f"({type(est).__name__}) does not support sample weights."
                 )
             fit_params[param] = np.asarray(sample_weight)[rows]
-        est.fit(Xs, y[rows], **fit_params)
+        with user_rows(rows, inp.index):
+            est.fit(Xs, y[rows], **fit_params)
         self.estimator_ = est
         self.n_present_ = int(rows.size)
         return self
+
+    def _check_cells(self, est, inp, cells, rows):
+        """The data contract's cell checks on a raw column given to ``est``.
+
+        The same policy as :class:`~skmm.compose.MultimodalEncoder`: e.g. an
+        sklearn text vectorizer (alone or first in a Pipeline) gets the
+        text-cell check, so an empty text is an error naming the row, not an
+        all-zero row.
+        """
+        if inp.kind != RAW or self.takes_table_:
+            return
+        column = self._raw_column(inp)
+        index = inp.index
+        default = isinstance(index, pd.RangeIndex) and index.start == 0
+        check_cells(est, cells, rows, column, None if default else index.tolist())
+
+    def _raw_column(self, inp):
+        return inp.layout[self.modality][0]
 
     def get_metadata_routing(self):
         """Routing of this wrapper: ``fit`` metadata goes to the expert.
@@ -518,6 +758,7 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
         if rows.size == 0:
             return None, present
         Xs = inp.rows(rows).select(self.modality, table=self.takes_table_)
+        self._check_cells(self.estimator_, inp, Xs, rows)
         out = getattr(self.estimator_, method)(Xs)
         if method == "predict_proba":
             out = align_proba(out, self.estimator_.classes_, self.classes_)

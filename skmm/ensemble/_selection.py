@@ -14,9 +14,11 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from skmm.ensemble._common import (
+    RowNamingMember,
     align_proba,
     check_ensemble_input,
     check_target,
+    labelled_rows,
     sum_member_outputs,
 )
 from skmm.ensemble._diversity import prediction_diversity
@@ -320,10 +322,13 @@ callable, default="neg_log_loss"
         X_full = inp.full()
         params = {} if sample_weight is None else {"sample_weight": sample_weight}
         cv = self._check_cv(y)
+        # Folds keep the user's row labels (or numbers): the candidates' errors
+        # name the user's rows, not positions within a fold.
+        X_cv, to_array = labelled_rows(X_full)
         oof = Parallel(n_jobs=self.n_jobs)(
             delayed(cross_val_predict)(
-                clone(est),
-                X_full,
+                RowNamingMember(clone(est), to_array=to_array),
+                X_cv,
                 y,
                 cv=deepcopy(cv),
                 method="predict_proba",
@@ -368,10 +373,15 @@ callable, default="neg_log_loss"
             classes=self.classes_,
         )
         selected = [(k, name, est) for k, name, est in active if used[k]]
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_single_estimator)(clone(est), X_full, y, params)
-            for _, _, est in selected
-        )
+        self.estimators_ = [
+            member.estimator_
+            for member in Parallel(n_jobs=self.n_jobs)(
+                delayed(_fit_single_estimator)(
+                    RowNamingMember(clone(est)), X_full, y, params
+                )
+                for _, _, est in selected
+            )
+        ]
         self._selected = np.asarray([k for k, _, _ in selected], dtype=np.intp)
         self.named_estimators_ = Bunch(
             **{name: est for (_, name, _), est in zip(selected, self.estimators_)}

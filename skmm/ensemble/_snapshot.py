@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
+from skmm.ensemble._common import row_index, user_rows
 from skmm.utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -234,10 +235,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         net.set_params(
             max_epochs=self.n_snapshots * self.cycle_epochs, callbacks=callbacks
         )
-        if sample_weight is None:
-            net.fit(X, y)
-        else:
-            net.fit(X, y, sample_weight=sample_weight)
+        with user_rows(None, row_index(X)):  # errors name the user's row labels
+            if sample_weight is None:
+                net.fit(X, y)
+            else:
+                net.fit(X, y, sample_weight=sample_weight)
         recorder = dict(net.net_.callbacks_)["snapshots"]
         states, epochs = recorder.snapshots_, recorder.snapshot_epochs_
         recorder.snapshots_ = []  # not copied into every member

@@ -18,6 +18,7 @@ from skmm.ensemble._common import (
     RAW,
     ExpertParamsMixin,
     ModalityExpert,
+    RowNamingMember,
     check_ensemble_input,
     check_experts,
     check_modality,
@@ -32,6 +33,10 @@ from skmm.utils._sklearn_compat import (
 )
 
 __all__ = ["ModalityStackingClassifier", "ModalityStackingRegressor"]
+
+
+def _unwrap(estimator):
+    return estimator.estimator_ if isinstance(estimator, RowNamingMember) else estimator
 
 
 def _is_drop(estimator):
@@ -226,6 +231,10 @@ class _ModalityStackingMixin(ExpertParamsMixin):
             super().fit(X_full, y, **fit_params)
         finally:
             del self._prefit_experts
+        self.estimators_ = [_unwrap(est) for est in self.estimators_]
+        self.named_estimators_ = Bunch(
+            **{name: _unwrap(est) for name, est in self.named_estimators_.items()}
+        )
         self.experts_ = {
             name: est.estimator_
             for name, est, modality in zip(
@@ -238,6 +247,12 @@ class _ModalityStackingMixin(ExpertParamsMixin):
     # -- hooks of _BaseStacking -------------------------------------------------
     def _validate_estimators(self):
         members = self._members()
+        if not (isinstance(self.cv, str) and self.cv == "prefit"):
+            # Fitted on cross-validation folds: errors name the user's rows.
+            members = [
+                (n, e if m is not None or _is_drop(e) else RowNamingMember(e), m)
+                for n, e, m in members
+            ]
         active = [(n, e, m) for n, e, m in members if not _is_drop(e)]
         self._member_names = [n for n, _, _ in active]
         self._member_modalities = [m for _, _, m in active]

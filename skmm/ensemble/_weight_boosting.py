@@ -26,6 +26,8 @@ from skmm.ensemble._common import (
     check_modality,
     check_target,
     fit_weighted,
+    row_index,
+    user_rows,
 )
 from skmm.exceptions import InvalidSampleError
 from skmm.utils._sklearn_compat import (
@@ -341,7 +343,7 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         check_classification_targets(y)
         names = None if inp.kind == RAW else inp.names
         columns = list(inp.data.columns) if hasattr(inp.data, "columns") else None
-        self._rebuild = _Rebuild(inp.kind, names, columns)
+        self._rebuild = _Rebuild(inp.kind, names, columns, inp.index)
         self._assume_finite = get_config()["assume_finite"]
         # AdaBoost's own fit validates X again and runs the SAMME loop; X was
         # checked above (NaN allowed: all-NaN blocks are missing modalities),
@@ -499,21 +501,25 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
 class _Rebuild:
     """Turns the array AdaBoost validated back into what members expect."""
 
-    def __init__(self, kind, names, columns):
+    def __init__(self, kind, names, columns, index=None):
         self.kind = kind
         self.names = names
         self.columns = columns
+        self.index = index  # the user's row labels: members' errors name them
 
     def __call__(self, X):
-        if sp.issparse(X) or X.ndim != 2:
+        if isinstance(X, pd.DataFrame) or sp.issparse(X) or X.ndim != 2:
             return X
+        index = self.index
+        if index is not None and len(index) != X.shape[0]:
+            index = None
         if self.kind == RAW:
             if self.columns is None:
                 return X
-            return pd.DataFrame(X, columns=self.columns, copy=False)
+            return pd.DataFrame(X, columns=self.columns, index=index, copy=False)
         if self.names is None:
             return X
-        return pd.DataFrame(X, columns=list(self.names), copy=False)
+        return pd.DataFrame(X, columns=list(self.names), index=index, copy=False)
 
 
 class _BoostingRound:
@@ -609,9 +615,10 @@ def _fit_candidate(template, X, y, sample_weight, seed, resample, n_classes=None
     estimator = clone(template)
     _set_random_states(estimator, seed)
     fit_weighted(estimator, X, y, sample_weight, random_state=seed, resample=resample)
-    if n_classes is not None:
-        return estimator, _member_proba(estimator, X, n_classes)
-    return estimator, _member_predict(estimator, X)
+    with user_rows(None, row_index(X)):
+        if n_classes is not None:
+            return estimator, _member_proba(estimator, X, n_classes)
+        return estimator, _member_predict(estimator, X)
 
 
 _EPS = np.finfo(np.float64).eps

@@ -13,7 +13,11 @@ but without running any code named by the file:
 * skorch nets: rebuilt from their constructor parameters (``module`` class and
   ``module__*`` keyword arguments) with ``initialize()``, then the module and
   criterion state dicts are loaded, so a network module round-trips as long as
-  its constructor arguments do;
+  its constructor arguments do; so are the optimizers' state dicts (Adam's
+  moments, step counts, the learning rates of the parameter groups: tensors in
+  the safetensors blob, the rest as data), so that training continued after
+  loading (``net_.partial_fit``, ``warm_start``) resumes where it stopped, as
+  after a pickle round trip;
 * numpy arrays, torch tensors, sparse matrices, random states, dtypes, classes
   and functions have dedicated kinds.
 
@@ -26,6 +30,7 @@ import copyreg
 import functools
 import math
 import types
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -103,7 +108,9 @@ class Encoder:
     # -- helpers ------------------------------------------------------------------
     def _array(self, array):
         key = f"a{len(self.arrays)}"
-        self.arrays[key] = np.ascontiguousarray(array)
+        # ascontiguousarray makes 0-d arrays 1-d: keep the shape (a 0-d tensor
+        # such as an optimizer's step count must come back 0-d)
+        self.arrays[key] = np.ascontiguousarray(array).reshape(np.shape(array))
         return key
 
     def _remember(self, obj, node):
@@ -326,6 +333,10 @@ class Encoder:
         rebuilt = _SKORCH_REBUILT | {f"{name}_" for name in modules}
         rebuilt |= {f"{name}_" for name in getattr(net, "_optimizers", [])}
         attrs = {k: v for k, v in vars(net).items() if k not in rebuilt}
+        if isinstance(attrs.get("callbacks"), (list, tuple)):
+            attrs["callbacks"] = type(attrs["callbacks"])(
+                _unfitted_callbacks(attrs["callbacks"])
+            )
         node["attrs"] = self._encode(attrs, path)
         node["states"] = {
             name: self._encode(
@@ -333,6 +344,11 @@ class Encoder:
             )
             for name in modules
         }
+        node["optimizer_states"] = {}
+        for name in getattr(net, "_optimizers", []):
+            state = _optimizer_state(getattr(net, name + "_", None), f"{path}.{name}_")
+            if state is not None:
+                node["optimizer_states"][name] = self._encode(state, f"{path}.{name}_")
         node["history"] = self._encode(list(net.history_), f"{path}.history_")
         return node
 
@@ -730,11 +746,119 @@ class Decoder:
             module.load_state_dict(tensors, strict=True)
             if hasattr(module, "to"):
                 module.to(net.device)
+        # Optimizers last: their state follows the loaded parameters (device).
+        # Files written before optimizer states were stored have none: the
+        # optimizer then starts afresh, as it did.
+        for name, state in node.get("optimizer_states", {}).items():
+            if name not in list(getattr(net, "_optimizers", [])):
+                raise ModelFileError(f"malformed skorch net: no optimizer {name!r}")
+            state = self._decode(state)
+            _check_optimizer_state(state, name)
+            try:
+                getattr(net, name + "_").load_state_dict(state)
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+                raise ModelFileError(
+                    f"malformed skorch net: the state of optimizer {name!r} does "
+                    f"not fit its parameters ({type(exc).__name__}: {exc})"
+                ) from None
         history = self._decode(node["history"])
         from skorch.history import History
 
         net.history_ = History(history)
         return net
+
+
+def _unfitted_callbacks(callbacks):
+    """Callbacks without their fitted state (attributes ending in ``_``).
+
+    ``initialize()`` on load re-initializes every callback of the net, so
+    their fitted state is never used; an ``LRScheduler``'s ``lr_scheduler_``
+    would drag in the live torch optimizer as an object. The optimizer's own
+    state is stored as data (``optimizer_states``).
+    """
+    from skorch.callbacks import Callback
+
+    out = []
+    for item in callbacks:
+        name, callback = item if isinstance(item, tuple) else (None, item)
+        if isinstance(callback, Callback):
+            copy = type(callback).__new__(type(callback))
+            copy.__dict__.update(
+                {k: v for k, v in vars(callback).items() if not k.endswith("_")}
+            )
+            callback = copy
+        out.append(callback if name is None else (name, callback))
+    return out
+
+
+def _optimizer_state(optimizer, path):
+    """An optimizer's ``state_dict`` if it holds data only; None (warned) if not.
+
+    A custom optimizer keeping other objects in its state still lets the model
+    be saved: it predicts identically, and continued training restarts that
+    optimizer (as before optimizer states were stored).
+    """
+    if not hasattr(optimizer, "state_dict"):
+        return None
+    state = optimizer.state_dict()
+    try:
+        _check_optimizer_state(state, path)
+    except ModelFileError as exc:
+        warnings.warn(
+            f"{path}: the optimizer state is not stored ({exc}); training "
+            "continued after loading will restart this optimizer.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
+    return state
+
+
+#: What an optimizer's state dict may hold (checked on save and on load).
+_STATE_LEAVES = (type(None), bool, int, float, str)
+
+
+def _is_numeric_array(value):
+    if not (type(value) is np.ndarray or isinstance(value, np.generic)):
+        return False
+    return value.dtype.kind in "biuf"
+
+
+def _check_optimizer_state(state, name):
+    """Raise ModelFileError unless ``state`` is an optimizer state dict of data.
+
+    Nested dicts, lists and tuples of numbers, strings, None, tensors and
+    numeric numpy arrays: the shape torch's ``Optimizer.state_dict`` has.
+    Anything else (an object a crafted file would smuggle in) is refused
+    before torch sees it.
+    """
+    torch = _torch()
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("state"), dict)
+        and isinstance(state.get("param_groups"), list)
+    ):
+        raise ModelFileError(
+            f"malformed optimizer state {name!r}: expected a dict with 'state' and "
+            "'param_groups'"
+        )
+    stack = [state]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict) and type(value) is dict:
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif type(value) in (list, tuple):
+            stack.extend(value)
+        elif not (
+            type(value) in _STATE_LEAVES
+            or type(value) is torch.Tensor
+            or _is_numeric_array(value)
+        ):
+            raise ModelFileError(
+                f"malformed optimizer state {name!r}: holds a "
+                f"{type(value).__module__}.{type(value).__qualname__}"
+            )
 
 
 def _own_code(obj):
