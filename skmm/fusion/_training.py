@@ -70,7 +70,7 @@ def _silent(*args, **kwargs):
     """A sink that prints nothing (EarlyStopping messages when verbose=0)."""
 
 
-def _all_finite(X, chunk_values=1 << 16):
+def _all_finite(X, chunk_values=1 << 18):
     """``np.isfinite(X).all()`` in cache-sized chunks (no full-size mask).
 
     Chunks follow the memory layout (rows of a C-ordered matrix, columns of an
