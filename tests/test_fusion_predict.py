@@ -269,3 +269,26 @@ def test_chunked_finiteness_scan(order):
         bad[-1, -1] = value  # in the last chunk
         assert not _all_finite(bad, chunk_values=20)
     assert _all_finite(X[:0])
+
+
+def test_aligners_share_the_prediction_time_validation(data):
+    from skmm.alignment import ContrastiveAligner
+    from skmm.alignment._base import _BaseAligner
+
+    X, _ = data
+    aligner = ContrastiveAligner(n_components=4, hidden_size=8, max_epochs=2)
+    aligner.set_params(random_state=0).fit(X)
+    expected = aligner.transform(X)
+    for name, Xv in _variants(X).items():
+        # the same matrix and presence as the generic validation
+        X_new, present_new = aligner._validate_apply(Xv)
+        X_old, present_old = _BaseAligner._validate_apply(aligner, Xv)
+        np.testing.assert_array_equal(present_new, present_old, err_msg=name)
+        np.testing.assert_array_equal(X_new, X_old, err_msg=name)
+        np.testing.assert_allclose(
+            aligner.transform(Xv), expected, rtol=1e-5, atol=1e-6, err_msg=name
+        )
+    bad = X.copy()
+    bad.iloc[3, 2] = np.inf
+    with pytest.raises(ValueError, match=re.escape(_sklearn_message(aligner, bad))):
+        aligner.transform(bad)

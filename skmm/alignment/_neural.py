@@ -129,6 +129,13 @@ class _BaseNeuralAligner(_BaseAligner, BaseNetworkEstimator):
         """
         return self._fit(X, None)
 
+    def _validate_apply(self, X):
+        # the prediction-time validation of skmm's networks (one finiteness
+        # pass for the inf check and the missing blocks; same errors)
+        check_is_fitted(self)
+        X, present, _ = self._validate_encoded(X, self.modalities_)
+        return X, present
+
     def _embed(self, X, present):
         check_token_blocks(X, present, self._blocks)
         module = self.net_.module_
