@@ -30,17 +30,6 @@ from skmm.exceptions import InvalidSampleError
 N, BAD = 40, 17
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    torch = pytest.importorskip("torch")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 # -- data ---------------------------------------------------------------------
 def _raw_table(index=None, bad=True):
     """Text + a numeric column; the text of row ``BAD`` is whitespace only."""

@@ -38,16 +38,9 @@ from skmm.utils._testing import (
     make_tiny_wav2vec2,
     make_torchvision_weights,
 )
-from skmm.utils._torch import torch_threads
 
 MODES = ["none", "last_n", "all", "lora"]
 KINDS = ["text", "image", "audio", "torchvision"]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture(scope="module")

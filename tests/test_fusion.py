@@ -26,7 +26,6 @@ from skmm.datasets import make_multimodal_classification
 from skmm.exceptions import InvalidSampleError, LayoutError
 from skmm.fusion import FusionClassifier, FusionRegressor
 from skmm.utils import grid_feature_names
-from skmm.utils._torch import torch_threads
 
 FUSIONS = [
     "early",
@@ -39,14 +38,6 @@ FUSIONS = [
 ]
 MODALITIES = ["text", "image", "audio"]
 FAST = {"hidden_size": 16, "max_epochs": 20, "random_state": 0}
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny networks gain nothing from intra-op threads, and on shared cores
-    # thread contention slows them down many times over.
-    with torch_threads(1):
-        yield
 
 
 def _split(X, y, n_train):

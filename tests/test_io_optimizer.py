@@ -25,16 +25,6 @@ from skmm.fusion._network import network_inputs
 from skmm.io._api import MAGIC
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _data(n=40, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.randn(n, 6).astype(np.float32)

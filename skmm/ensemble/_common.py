@@ -472,7 +472,24 @@ def _delegate_has(method):
     return check
 
 
-class RowNamingMember(MetaEstimatorMixin, BaseEstimator):
+class _FitRoutedToEstimator:
+    """``fit`` metadata of a one-estimator wrapper goes to ``estimator``'s fit."""
+
+    def get_metadata_routing(self):
+        """Routing of this wrapper: ``fit`` metadata goes to the estimator.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing: ``fit`` metadata is passed to ``estimator``'s ``fit``.
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
+
+class RowNamingMember(_FitRoutedToEstimator, MetaEstimatorMixin, BaseEstimator):
     """A member whose errors name the row labels of the input it is given.
 
     scikit-learn's cross-validation hands a member the rows of a fold; an
@@ -552,19 +569,6 @@ class RowNamingMember(MetaEstimatorMixin, BaseEstimator):
         """The estimator's ``decision_function``."""
         return self._call("decision_function", X)
 
-    def get_metadata_routing(self):
-        """Routing of this adapter: ``fit`` metadata goes to the estimator.
-
-        Returns
-        -------
-        routing : MetadataRouter
-            The routing: ``fit`` metadata is passed to ``estimator``'s ``fit``.
-        """
-        return MetadataRouter(owner=self).add(
-            estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
-        )
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
@@ -638,7 +642,7 @@ def fit_weighted(estimator, X, y, sample_weight, *, random_state, resample=False
 
 
 # -- per-modality experts -----------------------------------------------------
-class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
+class ModalityExpert(_FitRoutedToEstimator, MetaEstimatorMixin, BaseEstimator):
     """A one-modality estimator wrapped with its column selection.
 
     ``fit`` selects the columns of ``modality`` (the block of an encoded matrix,
@@ -717,19 +721,6 @@ class ModalityExpert(MetaEstimatorMixin, BaseEstimator):
 
     def _raw_column(self, inp):
         return inp.layout[self.modality][0]
-
-    def get_metadata_routing(self):
-        """Routing of this wrapper: ``fit`` metadata goes to the expert.
-
-        Returns
-        -------
-        routing : MetadataRouter
-            The routing: ``fit`` metadata is passed to ``estimator``'s ``fit``.
-        """
-        return MetadataRouter(owner=self).add(
-            estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
-        )
 
     def predict_present(self, X, method):
         """Call ``method`` of the fitted estimator on the present samples only.
