@@ -13,13 +13,14 @@ fused pipelines should be clearly ahead. Prints a table (accuracy mean +- std,
 fit time), saves the best pipeline with joblib, reloads it and checks that it
 predicts identically, and writes a PNG figure of the comparison.
 
-Default: 300 samples, 3-fold CV, 7 pipelines (3 unimodal linear models,
+Default: 300 samples, 3-fold CV, 8 pipelines (3 unimodal linear models,
 concatenated features, early and attention fusion networks, a stacking
-ensemble), the folds in parallel, then a robustness and an alignment panel:
-94 s on 2 CPU cores (measured). --full: 900 samples, 3-fold CV, 16 pipelines
-(every fusion type, image/text/audio networks, bagging, ensemble selection,
-boosting): 21.7 min on 2 CPU cores measured with folds run one after the other
-(previous release).
+ensemble and the recommended ensemble: selection over a diverse library), the
+folds in parallel, then a robustness and an alignment panel: 80 s on 2 CPU
+cores (measured). Each ensemble's gain over its best member is printed.
+--full: 900 samples, 3-fold CV, 18 pipelines (every fusion type,
+image/text/audio networks, bagging, selection over the "diverse" library,
+stacking, boosting): 11.5 min on 2 CPU cores (measured).
 
 Encoded features are cached in OUTPUT/encoding_cache, so a repeated run skips
 the audio and image encoding (--no-cache to turn it off).
@@ -42,7 +43,7 @@ def _build_parser():
         "--full",
         action="store_true",
         help="the full comparison: 900 samples, every fusion type and four "
-        "ensembles (16 pipelines, about 22 min on 2 CPU cores)",
+        "ensembles (18 pipelines, 11.5 min on 2 CPU cores)",
     )
     demo.add_argument(
         "--quick",

@@ -1,8 +1,9 @@
 """``skmm demo``: unimodal vs. fused pipelines on the built-in digits data.
 
 Two sizes: the default run (300 samples, 3-fold CV, 8 pipelines: unimodal,
-fused and a stacking ensemble; a few minutes on 2 CPU cores) and ``full=True``
-(900 samples, every fusion type and four ensembles). Extra result panels
+fused, a stacking ensemble and the recommended ensemble selection over a
+library; about 80 s on 2 CPU cores) and ``full=True`` (900 samples, every
+fusion type and four ensembles). Extra result panels
 (alignment, robustness, ...) plug in through :data:`PANELS`.
 """
 
@@ -682,7 +683,7 @@ def _member_scores(estimator, X_train, y_train, X_test, y_test):
     from skmm.ensemble import EnsembleSelectionClassifier, ensemble_diversity
 
     final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    if not hasattr(final, "named_estimators_"):
+    if not hasattr(final, "estimators_"):
         return None
     if isinstance(estimator, Pipeline):
         X_train = estimator[:-1].transform(X_train)
@@ -910,8 +911,14 @@ def _run_demo(
         text = panel(context)
         if text:
             print(text)
+    if n_jobs != 1:
+        # Stop the fold workers so that their CPU time is counted (a process's
+        # children count once they have exited).
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
     print(
         f"total time {time.perf_counter() - start:.1f} s "
-        f"(CPU {_cpu_seconds() - cpu_start:.1f} s)"
+        f"(CPU {_cpu_seconds() - cpu_start:.1f} s, all processes)"
     )
     return 0 if same else 1

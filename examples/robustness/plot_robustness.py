@@ -16,6 +16,8 @@ The fusion network's noise-robust training options (``modality_dropout``,
 off here: on this data, ``benchmarks/robustness_digits.py`` measured that they
 cost clean accuracy without improving the scores under corruption (see the
 user guide).
+
+Runs offline in about 13 s on 2 CPU cores (measured).
 """
 
 # %%
