@@ -50,7 +50,7 @@ def readme_taste(text):
     """The "A taste" code and its stated seconds."""
     section = _section(text, "## A taste")
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    seconds = re.search(r"about ([0-9]+) s", section)
+    seconds = re.search(r"about\s+([0-9]+) s", section)
     return code, (float(seconds.group(1)) if seconds else None)
 
 

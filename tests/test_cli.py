@@ -268,3 +268,7 @@ def test_readme_demo_table_names_the_demo_pipelines():
     )
     assert sorted(stated) == sorted(name for name, _, _ in list_pipelines())
     assert seconds is not None and seconds <= 180  # the budget: 3 min
+    code, taste_seconds = check_readme.readme_taste(
+        (root / "README.md").read_text(encoding="utf-8")
+    )
+    assert "print(" in code and taste_seconds is not None
