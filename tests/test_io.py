@@ -1,6 +1,5 @@
 """Tests of skmm.io: the safe model format (no code on load, checksummed)."""
 
-import hashlib
 import json
 import warnings
 
@@ -22,7 +21,7 @@ from skmm.compose import MultimodalEncoder
 from skmm.encoders import MFCCEncoder
 from skmm.exceptions import ModelFileError, UntrustedTypesError
 from skmm.fusion import FusionClassifier, FusionRegressor
-from skmm.io._api import MAGIC
+from skmm.io._api import MAGIC, _frame
 from skmm.utils.discovery import all_estimators
 
 
@@ -209,15 +208,7 @@ def test_single_bit_corruptions_are_detected():
 
 def _forge(document, arrays=b""):
     """A well-formed file with a valid checksum around ``document``."""
-    text = json.dumps(document).encode()
-    body = (
-        MAGIC
-        + len(text).to_bytes(8, "little")
-        + text
-        + len(arrays).to_bytes(8, "little")
-        + arrays
-    )
-    return body + hashlib.sha256(body).digest()
+    return _frame(json.dumps(document).encode(), arrays)
 
 
 def _payloads(target):

@@ -6,7 +6,6 @@ continued after ``skmm.io.load`` (``net_.partial_fit``, or ``warm_start=True``)
 would restart the optimizer and end somewhere else.
 """
 
-import hashlib
 import io
 import json
 import warnings
@@ -22,7 +21,7 @@ from skmm.alignment import AdversarialAligner, ContrastiveAligner
 from skmm.exceptions import ModelFileError
 from skmm.fusion import FusionClassifier, FusionRegressor
 from skmm.fusion._network import network_inputs
-from skmm.io._api import MAGIC
+from skmm.io._api import _frame
 
 
 def _data(n=40, seed=0):
@@ -182,16 +181,9 @@ def _split(data):
     return document, rest[8 : 8 + n_tensors]
 
 
-def _forge(document, arrays):
-    text = json.dumps(document).encode()
-    body = (
-        MAGIC
-        + len(text).to_bytes(8, "little")
-        + text
-        + len(arrays).to_bytes(8, "little")
-        + arrays
-    )
-    return body + hashlib.sha256(body).digest()
+def _forge(document, arrays=b""):
+    """A well-formed file with a valid checksum around ``document``."""
+    return _frame(json.dumps(document).encode(), arrays)
 
 
 def _net_node(tree):

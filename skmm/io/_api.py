@@ -88,6 +88,11 @@ def dumps(model):
     }
     text = json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
     tensors = save(encoder.arrays) if encoder.arrays else b""
+    return _frame(text, tensors)
+
+
+def _frame(text, tensors):
+    """The file layout: magic, JSON, safetensors, SHA-256 of all that."""
     body = (
         MAGIC
         + len(text).to_bytes(_LEN, "little")
