@@ -633,23 +633,27 @@ def _cross_validate(estimator, X, y, folds, *, n_jobs, bar, queue=None):
         relay = threading.Thread(target=_relay_epochs, args=(queue, bar), daemon=True)
         relay.start()
     scores, times, members = [], [], []
-    with warnings.catch_warnings():
-        # loky replaces a worker whose memory grew (torch's allocator keeps
-        # what a fit used); the restart is harmless and the results identical
-        warnings.filterwarnings(
-            "ignore", message="A worker stopped while some jobs", category=UserWarning
-        )
-        for score, seconds, member_scores in Parallel(
-            n_jobs=n_jobs, return_as="generator"
-        )(jobs):
-            scores.append(score)
-            times.append(seconds)
-            members.append(member_scores)
-            if bar is not None:
-                bar.update(1)
-    if relay is not None:
-        queue.put(None)
-        relay.join()
+    try:
+        with warnings.catch_warnings():
+            # loky replaces a worker whose memory grew (torch's allocator keeps
+            # what a fit used); the restart is harmless and the results identical
+            warnings.filterwarnings(
+                "ignore",
+                message="A worker stopped while some jobs",
+                category=UserWarning,
+            )
+            for score, seconds, member_scores in Parallel(
+                n_jobs=n_jobs, return_as="generator"
+            )(jobs):
+                scores.append(score)
+                times.append(seconds)
+                members.append(member_scores)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if relay is not None:  # also when a fold failed: stop the relay thread
+            queue.put(None)
+            relay.join()
     return np.asarray(scores), np.asarray(times), _mean_member_scores(members)
 
 
