@@ -22,7 +22,7 @@ from skmm.exceptions import InvalidSampleError
 from skmm.fusion import FusionClassifier, FusionRegressor
 from skmm.fusion._network import BlockSpec, inference_batch_size, network_inputs
 from skmm.utils import grid_feature_names, modality_presence
-from skmm.utils._layout import block_index, presence_from_nan
+from skmm.utils._layout import block_index, nonfinite_rows, presence_from_nan
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:X does not have valid feature names",
@@ -251,17 +251,52 @@ def test_presence_from_nan_matches_the_definition(order):
     assert presence_from_nan(np.isnan(X), layout, partial="present")[2, 2]
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_chunked_finiteness_scan(order):
-    from skmm.fusion._training import _all_finite
+def test_nonfinite_rows_finds_every_nan_and_inf(order, dtype):
+    rng = np.random.RandomState(0)
+    X = np.asarray(rng.normal(size=(301, 7)), order=order, dtype=dtype)
+    assert nonfinite_rows(X).size == 0
+    assert nonfinite_rows(X[:0]).size == 0
+    assert nonfinite_rows(X[:, :0]).size == 0
+    bad = X.copy(order=order)
+    rows = np.sort(rng.choice(301, size=40, replace=False))
+    cols = rng.randint(0, 7, size=40)
+    values = rng.choice([np.nan, np.inf, -np.inf], size=40)
+    bad[rows, cols] = values
+    # +inf and -inf in one row (their sum is NaN) and a strided view
+    bad[rows[0], :2] = [np.inf, -np.inf]
+    np.testing.assert_array_equal(nonfinite_rows(bad), rows)
+    np.testing.assert_array_equal(
+        nonfinite_rows(bad[::2]), np.flatnonzero(~np.isfinite(bad[::2]).all(axis=1))
+    )
+    # finite values whose sum overflows are suspects (float16 sums in
+    # float32, which does not overflow), never misses
+    big = X.copy(order=order)
+    big[5, :] = np.finfo(dtype).max
+    assert (5 in nonfinite_rows(big)) == (dtype != np.float16)
+    with pytest.raises(ValueError, match="2-D float"):
+        nonfinite_rows(np.ones((3, 2), dtype=int))
 
-    X = np.asarray(np.random.RandomState(0).normal(size=(301, 7)), order=order)
-    assert _all_finite(X, chunk_values=20)
-    for value in (np.nan, np.inf, -np.inf):
-        bad = X.copy(order=order)
-        bad[-1, -1] = value  # in the last chunk
-        assert not _all_finite(bad, chunk_values=20)
-    assert _all_finite(X[:0])
+
+def test_presence_of_suspect_rows_names_the_row_of_x():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 9))
+    layout = {"a": np.arange(0, 4), "b": np.array([4, 6, 8]), "c": np.array([5, 7])}
+    X[[3, 17, 40], :4] = np.nan
+    X[np.ix_([17, 30], [5, 7])] = np.nan
+    rows = nonfinite_rows(X)
+    np.testing.assert_array_equal(rows, [3, 17, 30, 40])
+    np.testing.assert_array_equal(
+        presence_from_nan(np.isnan(X[rows]), layout, n_samples=50, rows=rows),
+        _naive_presence(X, layout, "raise"),
+    )
+    X[30, 4] = np.nan  # a partly missing block, in the row at position 30
+    rows = nonfinite_rows(X)
+    with pytest.raises(InvalidSampleError, match=r"sample 30: 1 of 3 features.*'b'"):
+        presence_from_nan(np.isnan(X[rows]), layout, n_samples=50, rows=rows)
+    with pytest.raises(ValueError, match="one row per entry"):
+        presence_from_nan(np.isnan(X[:2]), layout, n_samples=50, rows=[1])
 
 
 def test_aligners_share_the_prediction_time_validation(data):

@@ -42,7 +42,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from skmm.utils._fitting import atomic_fit
-from skmm.utils._layout import presence_from_nan
+from skmm.utils._layout import nonfinite_rows, presence_from_nan
 from skmm.utils._sklearn_compat import Interval, StrOptions
 from skmm.utils._torch import resolve_device, torch_threads
 
@@ -68,20 +68,6 @@ MIN_INFERENCE_BATCH = 256
 
 def _silent(*args, **kwargs):
     """A sink that prints nothing (EarlyStopping messages when verbose=0)."""
-
-
-def _all_finite(X, chunk_values=1 << 18):
-    """``np.isfinite(X).all()`` in cache-sized chunks (no full-size mask).
-
-    Chunks follow the memory layout (rows of a C-ordered matrix, columns of an
-    F-ordered one); the scan stops at the first chunk with a non-finite value.
-    """
-    X = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else X
-    rows = max(1, chunk_values // max(1, X.shape[1]))
-    return all(
-        np.isfinite(X[start : start + rows]).all()
-        for start in range(0, X.shape[0], rows)
-    )
 
 
 class TensorBatchIterator:
@@ -401,13 +387,16 @@ class BaseNetworkEstimator(BaseEstimator):
 
         The checks of ``validate_data(self, X, reset=False,
         ensure_all_finite="allow-nan", dtype=np.float32)`` followed by
-        :func:`~skmm.utils.modality_presence`, with the data scanned once:
-        one finiteness pass gives both the inf error (sklearn's own message)
-        and the NaN mask the presence is derived from. A DataFrame of plain
-        numpy numeric columns skips sklearn's per-column pandas dtype
-        inspection (which only acts on extension, sparse, string or object
-        columns; those take the full route): its names and width are checked by
-        ``validate_data`` and its float32 array by ``check_array``.
+        :func:`~skmm.utils.modality_presence`, with the data read once: one
+        BLAS row-sum screen (:func:`~skmm.utils._layout.nonfinite_rows`) finds
+        the rows that may hold a NaN or an inf, and only those are checked
+        exactly, giving both the inf error (sklearn's own message) and the NaN
+        mask the presence is derived from. A DataFrame of plain numpy numeric
+        columns skips sklearn's per-column pandas dtype inspection (which only
+        acts on extension, sparse, string or object columns; those take the
+        full route); its names are checked by ``validate_data`` unless they are
+        exactly the names seen in fit, and its float32 array by
+        ``check_array``.
 
         Parameters
         ----------
@@ -428,7 +417,13 @@ class BaseNetworkEstimator(BaseEstimator):
         if isinstance(X, pd.DataFrame) and all(
             isinstance(d, np.dtype) and d.kind in "fiu" for d in X.dtypes
         ):
-            validate_data(self, X, reset=False, skip_check_array=True)
+            names = getattr(self, "feature_names_in_", None)
+            if names is None or not np.array_equal(
+                X.columns.to_numpy(dtype=object), names
+            ):
+                # sklearn's messages and warnings; the same names as in fit
+                # pass these checks and need not go through them
+                validate_data(self, X, reset=False, skip_check_array=True)
             X = check_array(
                 np.asarray(X, dtype=np.float32),
                 ensure_all_finite=False,
@@ -440,17 +435,21 @@ class BaseNetworkEstimator(BaseEstimator):
             X = validate_data(
                 self, X, reset=False, ensure_all_finite=False, dtype=np.float32
             )
-        if _all_finite(X):
-            nan = None
-        else:
-            finite = np.isfinite(X)
-            # inf, or a value too large for float32: sklearn's own error
-            assert_all_finite(
-                X, allow_nan=True, estimator_name=type(self).__name__, input_name="X"
-            )
-            nan = ~finite
-        present = presence_from_nan(nan, layout, n_samples=X.shape[0])
-        return X, present, nan is not None
+        rows = nonfinite_rows(X)
+        nan = None
+        if rows.size:
+            suspect = X[rows]
+            nan = np.isnan(suspect)
+            if np.isinf(suspect).any():
+                # inf, or a value too large for float32: sklearn's own error
+                assert_all_finite(
+                    suspect,
+                    allow_nan=True,
+                    estimator_name=type(self).__name__,
+                    input_name="X",
+                )
+        present = presence_from_nan(nan, layout, n_samples=X.shape[0], rows=rows)
+        return X, present, nan is not None and bool(nan.any())
 
     def _inference_batch_size(self, module_kwargs):
         """Rows per batch of prediction and validation (eval mode, no grad).
@@ -461,9 +460,29 @@ class BaseNetworkEstimator(BaseEstimator):
         return max(self.batch_size, MIN_INFERENCE_BATCH)
 
     def _forward(self, inputs):
-        """Module outputs for ``inputs`` (eval mode, no grad), on the CPU."""
-        with torch_threads():
-            return self.net_.forward(inputs, training=False, device="cpu")
+        """Module outputs for ``inputs`` (eval mode, no grad), on the CPU.
+
+        The batches come from the net's own validation iterator
+        (``iterator_valid``, :meth:`_inference_batch_size` rows each). This is
+        skorch's ``NeuralNet.forward`` without its generic per-batch
+        conversions (``to_tensor`` over the batch dict, device parsing, the
+        fitted check), which cost 2-5% of a small network's pass; the inputs
+        are already tensors (:func:`~skmm.fusion._network.network_inputs`).
+        """
+        net = self.net_
+        module = net.module_
+        if module.training:
+            module.eval()
+        device = torch.device(net.device)
+        on_cpu = device.type == "cpu"
+        batches = net.get_iterator(net.get_dataset(inputs), training=False)
+        outputs = []
+        with torch_threads(), torch.no_grad():
+            for Xb, _ in batches:
+                if not on_cpu:
+                    Xb = {k: v.to(device) for k, v in Xb.items()}
+                outputs.append(module(**Xb).cpu())
+        return torch.cat(outputs)
 
     def __setstate__(self, state):
         # A model trained on CUDA and unpickled on a machine without CUDA: skorch

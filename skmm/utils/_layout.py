@@ -245,8 +245,50 @@ def modality_presence(X, layout, *, partial="raise"):
     if partial not in ("raise", "present"):
         raise ValueError(f"partial must be 'raise' or 'present'; got {partial!r}.")
     X = np.asarray(X)
-    nan = np.isnan(X) if X.dtype.kind == "f" else None
-    return presence_from_nan(nan, layout, n_samples=X.shape[0], partial=partial)
+    if X.dtype.kind != "f":
+        return presence_from_nan(None, layout, n_samples=X.shape[0], partial=partial)
+    rows = nonfinite_rows(X)
+    return presence_from_nan(
+        np.isnan(X[rows]), layout, n_samples=X.shape[0], partial=partial, rows=rows
+    )
+
+
+def nonfinite_rows(X):
+    """Rows of a float matrix that may hold a NaN or an infinity, in one pass.
+
+    Every row with a non-finite value is returned. The screen is one BLAS
+    matrix-vector product (each row's sum): a NaN or an infinity makes the sum
+    non-finite, so no such row is missed, and it reads the data once without
+    writing a mask of its size (several times faster than ``np.isfinite(X)``).
+    A row of finite values whose sum overflows is returned too; callers check
+    the returned rows exactly (``X[rows]``), which are few in the common case.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float dtype
+        Any memory layout.
+
+    Returns
+    -------
+    rows : ndarray of int of shape (n_suspect,)
+        Increasing row positions; empty when every value is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.utils._layout import nonfinite_rows
+    >>> X = np.array([[1.0, 2.0], [np.nan, 1.0], [3.0, np.inf], [4.0, 5.0]])
+    >>> nonfinite_rows(X).tolist()
+    [1, 2]
+    """
+    if X.ndim != 2 or X.dtype.kind != "f":
+        raise ValueError(f"expected a 2-D float array; got {X.dtype} {X.shape}.")
+    if X.shape[1] == 0:
+        return np.empty(0, dtype=np.intp)
+    dtype = X.dtype if X.dtype.itemsize >= 4 else np.dtype(np.float32)
+    with np.errstate(all="ignore"):
+        sums = np.matmul(X, np.ones(X.shape[1], dtype=dtype), dtype=dtype)
+    return np.flatnonzero(~np.isfinite(sums))
 
 
 def block_index(cols):
@@ -284,7 +326,7 @@ def block_index(cols):
     return cols
 
 
-def presence_from_nan(nan, layout, *, n_samples=None, partial="raise"):
+def presence_from_nan(nan, layout, *, n_samples=None, partial="raise", rows=None):
     """:func:`modality_presence` from a precomputed NaN mask.
 
     For callers that already hold the mask of their matrix (e.g. from their
@@ -293,13 +335,18 @@ def presence_from_nan(nan, layout, *, n_samples=None, partial="raise"):
     Parameters
     ----------
     nan : ndarray of shape (n_samples, n_features), dtype=bool, or None
-        ``np.isnan(X)``; ``None`` when ``X`` is known to hold no NaN.
+        ``np.isnan(X)``; ``None`` when ``X`` is known to hold no NaN. With
+        ``rows``, the mask of those rows only, ``np.isnan(X[rows])``.
     layout : dict of str to ndarray of int
         As returned by :func:`resolve_modalities`.
     n_samples : int, default=None
-        Number of rows; required when ``nan`` is None.
+        Number of rows; required when ``nan`` is None or ``rows`` is given.
     partial : {"raise", "present"}, default="raise"
         See :func:`modality_presence`.
+    rows : ndarray of int, default=None
+        Positions of the rows ``nan`` describes (e.g. from
+        :func:`nonfinite_rows`); every other row holds no NaN. Errors name the
+        position in ``X``.
 
     Returns
     -------
@@ -322,6 +369,17 @@ def presence_from_nan(nan, layout, *, n_samples=None, partial="raise"):
     """
     if partial not in ("raise", "present"):
         raise ValueError(f"partial must be 'raise' or 'present'; got {partial!r}.")
+    if rows is not None and nan is not None:
+        rows = np.asarray(rows, dtype=np.intp)
+        if len(rows) != nan.shape[0]:
+            raise ValueError("nan must hold one row per entry of rows.")
+        present = presence_from_nan(None, layout, n_samples=n_samples, partial=partial)
+        try:
+            present[rows] = presence_from_nan(nan, layout, partial=partial)
+        except InvalidSampleError as exc:
+            # the position in the subset -> the position in X
+            raise InvalidSampleError(exc.reason, index=int(rows[exc.index])) from None
+        return present
     if nan is not None:
         n_samples = nan.shape[0]
         if not nan.any():
