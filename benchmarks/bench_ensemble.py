@@ -12,8 +12,9 @@ Run: ``python benchmarks/bench_ensemble.py [--quick] [--predict]``. Four parts:
    plus the end-to-end raw-table stacking pipeline proposed for ``skmm demo``.
 4. Prediction time (``--predict`` runs only this part): bagging of 8 fusion
    networks on 20 000 rows with ``n_jobs=1`` vs ``n_jobs=2`` (threads, and
-   processes for comparison), and a snapshot ensemble validating X once vs
-   once per snapshot.
+   processes for comparison), stacking of 3 fusion experts and AdaBoost over
+   them, members predicting one after the other vs in two threads, and a
+   snapshot ensemble validating X once vs once per snapshot.
 
 Fusion networks are trained on one torch thread (much faster on a shared
 machine). Fit times are wall-clock seconds of one run (see ``_timing.py`` for
@@ -388,6 +389,20 @@ def parallel_predict(n_samples=20000, rounds=5):
     snap = SnapshotEnsembleClassifier(
         net, n_snapshots=4, cycle_epochs=1, random_state=0
     ).fit(X.iloc[:1000], y[:1000])
+    experts = {m: clone(net) for m in ("text", "image", "audio")}
+    stack = ModalityStackingClassifier(experts=experts, cv=2).fit(
+        X.iloc[:1000], y[:1000]
+    )
+    boost = MultimodalAdaBoostClassifier(
+        experts=experts, n_estimators=4, random_state=0
+    ).fit(X.iloc[:1000], y[:1000])
+
+    def members_in_parallel(est, n_jobs):
+        def run():
+            est.set_params(n_jobs=n_jobs)
+            return est.predict_proba(X)
+
+        return run
 
     def bagging(n_jobs, backend=None):
         def run():
@@ -408,9 +423,15 @@ def parallel_predict(n_samples=20000, rounds=5):
         "bag2_loky": bagging(2, "loky"),
         "snap": lambda: snap.predict_proba(X),
         "snap_each": snapshots_each,
+        "stack1": members_in_parallel(stack, 1),
+        "stack2": members_in_parallel(stack, 2),
+        "boost1": members_in_parallel(boost, 1),
+        "boost2": members_in_parallel(boost, 2),
     }
     reference = cases["bag1"]()
     np.testing.assert_array_equal(cases["bag2"](), reference)
+    for name in ("stack", "boost"):
+        np.testing.assert_array_equal(cases[name + "2"](), cases[name + "1"]())
     np.testing.assert_allclose(cases["snap"](), cases["snap_each"](), rtol=1e-12)
     best = dict.fromkeys(cases, np.inf)
     for _ in range(rounds):  # interleaved: load changes hit every case alike
@@ -436,6 +457,15 @@ def parallel_predict(n_samples=20000, rounds=5):
         f"{best['bag2_loky'] * 1e3:7.0f} ms  speed-up "
         f"{best['bag1'] / best['bag2_loky']:.2f}x"
     )
+    for name, label in [
+        ("stack", "stacking of 3 FusionClassifier experts"),
+        ("boost", "AdaBoost, 4 rounds of FusionClassifier experts"),
+    ]:
+        print(
+            f"  {label + ', n_jobs=1':<51}{best[name + '1'] * 1e3:7.0f} ms\n"
+            f"  {label + ', n_jobs=2':<51}{best[name + '2'] * 1e3:7.0f} ms  "
+            f"speed-up {best[name + '1'] / best[name + '2']:.2f}x"
+        )
     print(
         f"  snapshot ensemble (4), one validation              "
         f"{best['snap'] * 1e3:7.0f} ms  vs every snapshot validating: "

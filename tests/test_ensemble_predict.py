@@ -121,3 +121,64 @@ def test_n_jobs_clone_and_parallel_members_stay_independent(data):
     first = bag.predict_proba(X)
     again = clone(bag).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(first, again)
+
+
+def test_stacking_members_predict_in_parallel_with_the_same_outputs(data):
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    from skmm.ensemble import ModalityStackingClassifier, ModalityStackingRegressor
+
+    X, y = data
+    stack = ModalityStackingClassifier(
+        experts={"text": LogisticRegression(), "image": FusionClassifier(**NET)},
+        estimators=[("net", FusionClassifier(**NET)), ("off", "drop")],
+        cv=3,
+    ).fit(X, y)
+    for method in ("transform", "predict_proba", "predict"):
+        one, two = _predict_both(stack, X, method)
+        np.testing.assert_array_equal(one, two)
+    # the parallel path gives what scikit-learn's own _transform gives
+    stack.set_params(n_jobs=2)
+    np.testing.assert_array_equal(
+        stack.transform(X), stack._transform(stack._check_transform_input(X))
+    )
+    reg = ModalityStackingRegressor(
+        experts={"text": Ridge(), "audio": FusionRegressor(**NET)}, cv=3
+    ).fit(X, y.astype(float))
+    one, two = _predict_both(reg, X, "predict")
+    np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("algorithm", ["SAMME", "SAMME.R"])
+def test_boosting_members_predict_in_parallel_with_the_same_outputs(data, algorithm):
+    from sklearn.linear_model import LogisticRegression
+
+    from skmm.ensemble import MultimodalAdaBoostClassifier
+
+    X, y = data
+    boost = MultimodalAdaBoostClassifier(
+        experts={"text": LogisticRegression(), "image": FusionClassifier(**NET)},
+        n_estimators=4,
+        algorithm=algorithm,
+        random_state=0,
+    ).fit(X, y)
+    for method in ("decision_function", "predict_proba", "predict"):
+        one, two = _predict_both(boost, X, method)
+        np.testing.assert_array_equal(one, two)
+    # the staged decisions (one job) end where decision_function does
+    boost.set_params(n_jobs=2)
+    *_, last = boost.staged_decision_function(X)
+    np.testing.assert_array_equal(last, boost.decision_function(X))
+
+
+def test_iter_member_outputs_keeps_member_order():
+    import time
+
+    from skmm.ensemble._common import iter_member_outputs
+
+    def slow_first(k):
+        time.sleep(0.05 if k == 0 else 0.0)
+        return k
+
+    assert list(iter_member_outputs(slow_first, range(5), n_jobs=2)) == list(range(5))
+    assert list(iter_member_outputs(slow_first, [], n_jobs=2)) == []

@@ -989,17 +989,62 @@ def _torch_threads_per_job(n_jobs):
     return max(1, torch.get_num_threads() // n_jobs)
 
 
-def sum_member_outputs(func, members, n_jobs=None, verbose=0):
-    """``sum(func(member) for member in members)``, members predicting in parallel.
+def iter_member_outputs(func, members, n_jobs=None, verbose=0):
+    """``func(member)`` for each member, in member order; members run in parallel.
 
     With ``n_jobs`` above 1 the members run in a pool of threads (joblib's
     ``prefer="threads"``; a backend the user set with
     ``joblib.parallel_config`` takes precedence): torch forward passes and
     numpy release the GIL, and threads share the fitted members and ``X``
     instead of copying them into worker processes at every call. Torch's
-    intra-op threads are shared out among the jobs for the duration. The
-    outputs are summed in member order as they arrive, so the result does not
-    depend on ``n_jobs`` (bit for bit) and only a few outputs are held at once.
+    intra-op threads are shared out among the jobs while the outputs are
+    consumed (consume them all before running other torch code). Outputs
+    arrive in member order as they are ready, so only a few are held at once
+    and results do not depend on ``n_jobs``.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(member) -> object``.
+    members : sequence
+        The items to map ``func`` over (members, or tuples describing them).
+    n_jobs : int, default=None
+        Parallel jobs (joblib semantics; None means 1 outside a
+        ``joblib.parallel_config`` context).
+    verbose : int, default=0
+        joblib verbosity.
+
+    Yields
+    ------
+    output : object
+        ``func(member)``, in the order of ``members``.
+
+    Examples
+    --------
+    >>> from skmm.ensemble._common import iter_member_outputs
+    >>> list(iter_member_outputs(lambda k: k * k, [1, 2, 3], n_jobs=2))
+    [1, 4, 9]
+    """
+    members = list(members)
+    if not members:
+        return
+    n_jobs = max(1, min(effective_n_jobs(n_jobs), len(members)))
+    threads = _torch_threads_per_job(n_jobs) if n_jobs > 1 else None
+    with torch_threads(threads) if threads else contextlib.nullcontext():
+        if n_jobs == 1:
+            yield from map(func, members)
+        else:
+            yield from Parallel(
+                n_jobs=n_jobs, prefer="threads", return_as="generator", verbose=verbose
+            )(delayed(func)(member) for member in members)
+
+
+def sum_member_outputs(func, members, n_jobs=None, verbose=0):
+    """``sum(func(member) for member in members)``, members predicting in parallel.
+
+    The members run as in :func:`iter_member_outputs`; the outputs are summed
+    in member order as they arrive, so the result does not depend on
+    ``n_jobs`` (bit for bit) and only a few outputs are held at once.
 
     Parameters
     ----------
@@ -1025,18 +1070,8 @@ def sum_member_outputs(func, members, n_jobs=None, verbose=0):
     >>> sum_member_outputs(lambda k: np.full(2, k), [1, 2, 3], n_jobs=2)
     array([6, 6])
     """
-    members = list(members)
-    n_jobs = max(1, min(effective_n_jobs(n_jobs), len(members)))
-    threads = _torch_threads_per_job(n_jobs) if n_jobs > 1 else None
     total = None
-    with torch_threads(threads) if threads else contextlib.nullcontext():
-        if n_jobs == 1:
-            outputs = map(func, members)
-        else:
-            outputs = Parallel(
-                n_jobs=n_jobs, prefer="threads", return_as="generator", verbose=verbose
-            )(delayed(func)(member) for member in members)
-        for out in outputs:
-            if out is not None:
-                total = out if total is None else total + out
+    for out in iter_member_outputs(func, members, n_jobs=n_jobs, verbose=verbose):
+        if out is not None:
+            total = out if total is None else total + out
     return total

@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import is_classifier
 from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.linear_model import LogisticRegression, RidgeCV
@@ -23,6 +24,7 @@ from skmm.ensemble._common import (
     check_experts,
     check_modality,
     fill_doc,
+    iter_member_outputs,
     multimodal_encoder_paths,
 )
 from skmm.utils._sklearn_compat import (
@@ -85,7 +87,8 @@ _PARAMS = """
     n_jobs : int, default=None
         Members fitted and cross-validated in parallel (joblib); the results
         equal those of ``n_jobs=1``. Each member's cross-validation runs
-        sequentially inside its job (no nested parallelism).
+        sequentially inside its job (no nested parallelism). At prediction
+        the members predict in parallel threads.
     passthrough : bool, default=False
         Also give the final estimator ``X`` itself (encoded matrices only).
     verbose : int, default=0
@@ -295,6 +298,30 @@ class _ModalityStackingMixin(ExpertParamsMixin):
         return check_ensemble_input(
             self, X, reset=False, modalities=self.modalities
         ).full()
+
+    def _meta_features(self, X):
+        """The members' stacked outputs for validated ``X`` (what ``transform`` gives).
+
+        With one job, scikit-learn's own ``_transform``. With ``n_jobs`` above
+        1 the members predict at once in threads
+        (:func:`~skmm.ensemble._common.iter_member_outputs`; a fusion
+        network's forward pass and numpy release the GIL) and their outputs go
+        through the same ``_concatenate_predictions`` hook, in member order:
+        the result is the same, bit for bit.
+        """
+        if effective_n_jobs(self.n_jobs) == 1:
+            return self._transform(X)
+        members = [
+            (est, meth)
+            for est, meth in zip(self.estimators_, self.stack_method_)
+            if not _is_drop(est)
+        ]
+        predictions = list(
+            iter_member_outputs(
+                lambda member: getattr(member[0], member[1])(X), members, self.n_jobs
+            )
+        )
+        return self._concatenate_predictions(X, predictions)
 
     def get_feature_names_out(self, input_features=None):
         """Get the names of the meta-features given to the final estimator.
@@ -550,7 +577,7 @@ class ModalityStackingClassifier(_ModalityStackingMixin, StackingClassifier):
         X_meta : ndarray of shape (n_samples, n_meta_features)
             Named by :meth:`get_feature_names_out`.
         """
-        return self._transform(self._check_transform_input(X))
+        return self._meta_features(self._check_transform_input(X))
 
 
 @fill_doc(
@@ -679,4 +706,4 @@ class ModalityStackingRegressor(_ModalityStackingMixin, StackingRegressor):
         X_meta : ndarray of shape (n_samples, n_meta_features)
             Named by :meth:`get_feature_names_out`.
         """
-        return self._transform(self._check_transform_input(X))
+        return self._meta_features(self._check_transform_input(X))

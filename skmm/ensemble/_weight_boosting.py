@@ -26,6 +26,7 @@ from skmm.ensemble._common import (
     check_modality,
     check_target,
     fit_weighted,
+    iter_member_outputs,
     row_index,
     user_rows,
 )
@@ -120,7 +121,8 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
     n_jobs : int, default=None
         Candidates (experts, and the multimodal ``estimator``) fitted in
         parallel within each round (joblib); rounds are sequential by nature.
-        The results equal those of ``n_jobs=1``.
+        At prediction the members predict in parallel threads (not in
+        ``staged_*``). The results equal those of ``n_jobs=1``.
     random_state : int, RandomState instance or None, default=None
         Seeds every round: the members' ``random_state`` parameters (nested
         ones too) and the weighted bootstraps.
@@ -360,20 +362,25 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
         return self
 
     # -- predict --------------------------------------------------------------
-    def _votes(self, X):
+    def _votes(self, X, n_jobs=1):
         """Per member: encoded predictions, -1 where the member abstains."""
         check_is_fitted(self)
         X_full = self._input(X).full()
-        return [_member_predict(est, X_full) for est in self.estimators_]
+        return list(
+            iter_member_outputs(
+                lambda est: _member_predict(est, X_full), self.estimators_, n_jobs
+            )
+        )
 
-    def _real_decisions(self, X):
+    def _real_decisions(self, X, n_jobs=1):
         """Yield the SAMME.R decision after each round (mean over voters)."""
         check_is_fitted(self)
         X_full = self._input(X).full()
         n_classes = self.n_classes_
         total = norm = None
-        for est in self.estimators_:
-            proba = _member_proba(est, X_full, n_classes)
+        for proba in iter_member_outputs(
+            lambda est: _member_proba(est, X_full, n_classes), self.estimators_, n_jobs
+        ):
             present = ~np.isnan(proba).any(axis=1)
             if total is None:
                 total = np.zeros((proba.shape[0], n_classes))
@@ -401,12 +408,17 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
                 index=i,
             )
 
-    def _decisions(self, X):
-        """Yield the SAMME decision after each round (normalised per sample)."""
+    def _decisions(self, X, n_jobs=1):
+        """Yield the SAMME decision after each round (normalised per sample).
+
+        ``n_jobs`` members predict at once (see
+        :func:`~skmm.ensemble._common.iter_member_outputs`); the staged
+        decisions, consumed lazily by the caller, use one.
+        """
         if self.algorithm == "SAMME.R":
-            yield from self._real_decisions(X)
+            yield from self._real_decisions(X, n_jobs)
             return
-        votes = self._votes(X)
+        votes = self._votes(X, n_jobs)
         n_classes = self.n_classes_
         weights = self.estimator_weights_[: len(votes)]
         voted = np.zeros(votes[0].shape[0], dtype=bool) if votes else None
@@ -459,7 +471,7 @@ class MultimodalAdaBoostClassifier(ExpertParamsMixin, AdaBoostClassifier):
             n = self._input(X).n_samples
             return np.zeros((n, 1))
         decision = None
-        for decision in self._decisions(X):
+        for decision in self._decisions(X, self.n_jobs):
             pass
         return decision
 
