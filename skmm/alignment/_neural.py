@@ -22,7 +22,7 @@ from skmm.alignment._base import _BaseAligner
 from skmm.alignment._network import AlignmentNetwork
 from skmm.fusion._branches import BRANCHES
 from skmm.fusion._network import check_token_blocks, make_block_specs, network_inputs
-from skmm.fusion._training import BaseNetworkEstimator
+from skmm.fusion._training import BaseNetworkEstimator, _inference_context
 from skmm.metrics._retrieval import make_retrieval_scorer
 from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
@@ -141,7 +141,7 @@ class _BaseNeuralAligner(_BaseAligner, BaseNetworkEstimator):
         module = self.net_.module_
         module.eval()
         parts = [[] for _ in self.modalities_]
-        with torch_threads(), torch.no_grad():
+        with torch_threads(), _inference_context(module):
             for start in range(0, X.shape[0], _EMBED_BATCH):
                 rows = slice(start, start + _EMBED_BATCH)
                 inputs = network_inputs(X[rows], present[rows], self._blocks)

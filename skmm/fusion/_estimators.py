@@ -25,7 +25,6 @@ from skmm.fusion._pretrained import PretrainedBranch
 from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
-from skmm.utils._torch import torch_threads
 
 __all__ = ["FusionClassifier", "FusionRegressor"]
 
@@ -242,19 +241,14 @@ class _BaseFusion(BaseNetworkEstimator):
         >>> sorted(info), info["weights"].shape
         (['present', 'weights'], (2, 3))
         """
-        inputs = self._inputs(X)
-        net = self.net_
-        module = net.module_
-        module.eval()
+        infos = self._map_batches(
+            self._inputs(X), lambda module, Xb: module(**Xb, return_info=True)[1]
+        )
         parts = {}
-        iterator = net.get_iterator(net.get_dataset(inputs), training=False)
-        with torch_threads(), torch.no_grad():
-            for Xb, _ in iterator:
-                Xb = {k: v.to(net.device) for k, v in Xb.items()}
-                _, info = module(**Xb, return_info=True)
-                for key, value in info.items():
-                    if torch.is_tensor(value):
-                        parts.setdefault(key, []).append(value.detach().cpu())
+        for info in infos:
+            for key, value in info.items():
+                if torch.is_tensor(value):
+                    parts.setdefault(key, []).append(value.detach().cpu())
         return {key: torch.cat(values).numpy() for key, values in parts.items()}
 
     def __sklearn_tags__(self):

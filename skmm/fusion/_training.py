@@ -475,15 +475,17 @@ class BaseNetworkEstimator(BaseEstimator):
         """
         return max(self.batch_size, MIN_INFERENCE_BATCH)
 
-    def _forward(self, inputs):
-        """Module outputs for ``inputs`` (eval mode, no grad), on the CPU.
+    def _map_batches(self, inputs, func):
+        """``[func(module, batch) for batch in inputs]`` in eval mode, without grad.
 
         The batches come from the net's own validation iterator
-        (``iterator_valid``, :meth:`_inference_batch_size` rows each). This is
-        skorch's ``NeuralNet.forward`` without its generic per-batch
-        conversions (``to_tensor`` over the batch dict, device parsing, the
-        fitted check), which cost 2-5% of a small network's pass; the inputs
-        are already tensors (:func:`~skmm.fusion._network.network_inputs`).
+        (``iterator_valid``, :meth:`_inference_batch_size` rows each), moved to
+        the net's device. This is skorch's ``NeuralNet.forward`` without its
+        generic per-batch conversions (``to_tensor`` over the batch dict,
+        device parsing, the fitted check), which cost 2-5% of a small
+        network's pass; the inputs are already tensors
+        (:func:`~skmm.fusion._network.network_inputs`). The module runs under
+        :func:`_inference_context`.
         """
         net = self.net_
         module = net.module_
@@ -497,8 +499,14 @@ class BaseNetworkEstimator(BaseEstimator):
             for Xb, _ in batches:
                 if not on_cpu:
                     Xb = {k: v.to(device) for k, v in Xb.items()}
-                outputs.append(module(**Xb).cpu())
-        return torch.cat(outputs)
+                outputs.append(func(module, Xb))
+        return outputs
+
+    def _forward(self, inputs):
+        """Module outputs for ``inputs`` (eval mode, no grad), on the CPU."""
+        return torch.cat(
+            self._map_batches(inputs, lambda module, Xb: module(**Xb).cpu())
+        )
 
     def __setstate__(self, state):
         # A model trained on CUDA and unpickled on a machine without CUDA: skorch
