@@ -98,6 +98,7 @@ fig, results = plot_robustness_comparison(
     path=os.path.join(tempfile.gettempdir(), "skmm_robustness.png"),
     title="digits: fused vs. ignoring the audio",
 )
+print("figure saved to", os.path.join(tempfile.gettempdir(), "skmm_robustness.png"))
 print(results.pivot_table(index="corruption", columns="estimator", values="score"))
 curves = results[results["corruption"] == "audio white noise"]
 print(robustness_summary(curves, reference="text + image only").to_string())
