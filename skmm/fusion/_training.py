@@ -404,8 +404,8 @@ class BaseNetworkEstimator(BaseEstimator):
         The checks of ``validate_data(self, X, reset=False,
         ensure_all_finite="allow-nan", dtype=np.float32)`` followed by
         :func:`~skmm.utils.modality_presence`, with the data read once: one
-        BLAS row-sum screen (:func:`~skmm.utils._layout.nonfinite_rows`) finds
-        the rows that may hold a NaN or an inf, and only those are checked
+        row-sum screen (:func:`~skmm.utils._layout.nonfinite_rows`) finds the
+        rows that may hold a NaN or an inf, and only those are checked
         exactly, giving both the inf error (sklearn's own message) and the NaN
         mask the presence is derived from. A DataFrame of plain numpy numeric
         columns skips sklearn's per-column pandas dtype inspection (which only
