@@ -24,8 +24,9 @@ from skmm.ensemble import (
     MultimodalAdaBoostClassifier,
     SnapshotEnsembleClassifier,
 )
-from skmm.ensemble._common import RowNamingMember, user_rows
+from skmm.ensemble._common import RowNamingMember
 from skmm.exceptions import InvalidSampleError
+from skmm.utils._contract import user_rows
 
 N, BAD = 40, 17
 
@@ -356,3 +357,22 @@ def test_raw_text_expert_gets_the_contract_cell_check(make):
     model = make(expert).fit(good[["text"]], y)
     with pytest.raises(InvalidSampleError, match=rf"row {1000 + BAD}: empty"):
         model.predict(X[["text"]])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_the_ensembles_own_input_check_names_the_row_label(n_jobs):
+    # a partly missing block in an encoded matrix, found by the ensemble itself
+    X, y = make_multimodal_classification(n_samples=60, random_state=0)
+    X = X.set_axis(X.index + 1000)
+    bad = X.copy()
+    bad.iloc[7, 0] = np.nan
+    expert = LogisticRegression()
+    for est in (
+        ModalityStackingClassifier(experts={"text": expert, "image": expert}, cv=3),
+        MultimodalAdaBoostClassifier(
+            experts={"text": expert, "image": expert}, n_estimators=2, random_state=0
+        ),
+    ):
+        est.set_params(n_jobs=n_jobs).fit(X, y)
+        with pytest.raises(InvalidSampleError, match=r"sample 7, row 1007: 1 of 16"):
+            est.predict(bad)

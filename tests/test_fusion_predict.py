@@ -352,3 +352,28 @@ def test_training_continues_after_prediction(data):
         # the cache (if any) was made by the prediction; a training step uses it
         clf.net_.partial_fit(clf._inputs(X), target, epochs=1)
         assert not np.allclose(clf.predict_proba(X), before)
+
+
+def test_errors_name_the_dataframe_row_label(data):
+    from skmm.alignment import ContrastiveAligner
+
+    X, y = data
+    X = X.set_axis([f"id-{i}" for i in range(len(X))])
+    bad = X.copy()
+    bad.iloc[7, 0] = np.nan  # part of the text block
+    empty = X.copy()
+    empty.iloc[9] = np.nan
+    clf = FusionClassifier(**FAST).fit(X, y)
+    with pytest.raises(InvalidSampleError, match=r"sample 7, row 'id-7'.*'text'"):
+        clf.predict_proba(bad)
+    with pytest.raises(InvalidSampleError, match=r"sample 9, row 'id-9'.*all 3"):
+        clf.predict(empty)
+    with pytest.raises(InvalidSampleError, match=r"sample 7, row 'id-7'"):
+        FusionClassifier(**FAST).fit(bad, y)
+    # an array has no labels: the position names the row
+    with pytest.raises(InvalidSampleError, match=r"sample 7: "):
+        clf.predict(bad.to_numpy())
+    aligner = ContrastiveAligner(n_components=4, hidden_size=8, max_epochs=2)
+    aligner.set_params(random_state=0).fit(X)
+    with pytest.raises(InvalidSampleError, match=r"sample 7, row 'id-7'"):
+        aligner.transform(bad)

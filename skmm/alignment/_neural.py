@@ -24,6 +24,7 @@ from skmm.fusion._branches import BRANCHES
 from skmm.fusion._network import check_token_blocks, make_block_specs, network_inputs
 from skmm.fusion._training import BaseNetworkEstimator, _inference_context
 from skmm.metrics._retrieval import make_retrieval_scorer
+from skmm.utils._contract import row_index, user_rows
 from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 from skmm.utils._torch import torch_threads
@@ -133,7 +134,8 @@ class _BaseNeuralAligner(_BaseAligner, BaseNetworkEstimator):
         # the prediction-time validation of skmm's networks (one finiteness
         # pass for the inf check and the missing blocks; same errors)
         check_is_fitted(self)
-        X, present, _ = self._validate_encoded(X, self.modalities_)
+        with user_rows(None, row_index(X)):  # errors name the DataFrame's row label
+            X, present, _ = self._validate_encoded(X, self.modalities_)
         return X, present
 
     def _embed(self, X, present):

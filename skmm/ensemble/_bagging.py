@@ -23,10 +23,10 @@ from skmm.ensemble._common import (
     drop_encoded_columns,
     fill_doc,
     sum_member_outputs,
-    user_rows,
 )
 from skmm.exceptions import InvalidSampleError
 from skmm.utils import modality_presence, table_presence
+from skmm.utils._contract import user_rows
 from skmm.utils._sklearn_compat import (
     Interval,
     RealNotInt,

@@ -57,6 +57,7 @@ from skmm.utils import (
     table_columns,
     table_presence,
 )
+from skmm.utils._contract import row_index, user_rows
 from skmm.utils._sklearn_compat import (
     _check_method_params,
     _check_y,
@@ -196,9 +197,10 @@ class ModalInput:
                             X = X.astype(np.float64)
                         except (TypeError, ValueError):
                             X = np.zeros(X.shape)
-                    self._presence = modality_presence(
-                        X, self.layout, partial=self.partial
-                    )
+                    with user_rows(None, self.index):  # errors name the row label
+                        self._presence = modality_presence(
+                            X, self.layout, partial=self.partial
+                        )
         return self._presence
 
     def presence_of(self, modality):
@@ -389,65 +391,6 @@ def _check_table_columns(estimator, table, reset):
 
 
 # -- naming the user's rows ---------------------------------------------------
-def row_index(X):
-    """The row labels of ``X``: a DataFrame's index, None for other inputs."""
-    return X.index if isinstance(X, pd.DataFrame) else None
-
-
-@contextlib.contextmanager
-def user_rows(rows=None, index=None):
-    """Re-raise a member's :class:`~skmm.exceptions.InvalidSampleError` naming our row.
-
-    A member fitted on a subset of an input (a bootstrap sample, the rows
-    where a modality is present, a weighted resample) counts its samples
-    within that subset. The error it raises is re-raised with ``index`` the
-    position in the input (``rows[index]``) and, unless the member already
-    named it, ``row`` the input's row label (``index[position]``). Nested
-    ensembles compose: each level maps to the positions of its own input.
-
-    Parameters
-    ----------
-    rows : array-like of int, default=None
-        Positions in the input of the member's samples, in the member's order
-        (with repeats for a bootstrap sample); None when the member got every
-        row in order.
-    index : pandas.Index, default=None
-        Row labels of the input (the user's DataFrame index); None when it has
-        none (the position then names the row).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from skmm.exceptions import InvalidSampleError
-    >>> from skmm.ensemble._common import user_rows
-    >>> with user_rows([4, 7, 7], pd.Index(["a", "b", "c", "d", "e", "f", "g", "h"])):
-    ...     raise InvalidSampleError("empty text", index=1, column="text")
-    Traceback (most recent call last):
-    ...
-    skmm.exceptions.InvalidSampleError: column 'text', sample 7, row 'h': empty text
-    """
-    try:
-        yield
-    except InvalidSampleError as exc:
-        position = exc.index
-        if position is None or isinstance(position, bool):
-            raise
-        if rows is not None:
-            if not 0 <= position < len(rows):
-                raise
-            position = int(rows[position])
-        row = exc.row
-        if row is None and index is not None and 0 <= position < len(index):
-            row = index[position]
-            if isinstance(row, np.generic):  # np.int64(7) -> 7 in the message
-                row = row.item()
-        if position == exc.index and row is exc.row:
-            raise
-        raise InvalidSampleError(
-            exc.reason, index=position, source=exc.source, column=exc.column, row=row
-        ) from exc
-
-
 def labelled_rows(X):
     """``X`` as cross-validation should split it so that folds keep row numbers.
 

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
-from skmm.ensemble._common import row_index, user_rows
+from skmm.utils._contract import row_index, user_rows
 from skmm.utils._sklearn_compat import (
     HasMethods,
     Interval,

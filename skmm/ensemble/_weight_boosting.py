@@ -27,10 +27,9 @@ from skmm.ensemble._common import (
     check_target,
     fit_weighted,
     iter_member_outputs,
-    row_index,
-    user_rows,
 )
 from skmm.exceptions import InvalidSampleError
+from skmm.utils._contract import row_index, user_rows
 from skmm.utils._sklearn_compat import (
     HasMethods,
     StrOptions,

@@ -24,6 +24,7 @@ from skmm.fusion._network import (
 from skmm.fusion._pretrained import PretrainedBranch
 from skmm.fusion._training import BaseNetworkEstimator, atomic_fit
 from skmm.utils import modality_presence, resolve_modalities
+from skmm.utils._contract import row_index, user_rows
 from skmm.utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 __all__ = ["FusionClassifier", "FusionRegressor"]
@@ -146,6 +147,7 @@ class _BaseFusion(BaseNetworkEstimator):
 
     @atomic_fit
     def _fit(self, X, y, sample_weight):
+        index = row_index(X)
         X, y = validate_data(
             self,
             X,
@@ -157,17 +159,18 @@ class _BaseFusion(BaseNetworkEstimator):
         weight = _check_sample_weight(sample_weight, X.shape[0])
         feature_names = getattr(self, "feature_names_in_", None)
         layout = resolve_modalities(feature_names, X.shape[1], self.modalities)
-        present = modality_presence(X, layout)
-        _check_some_present(present, list(layout))
-        specs = make_block_specs(
-            X,
-            present,
-            layout,
-            feature_names=feature_names,
-            branches=self.branches,
-            block_shapes=self.block_shapes,
-            sample_weight=weight,
-        )
+        with user_rows(None, index):  # errors name the DataFrame's row label
+            present = modality_presence(X, layout)
+            _check_some_present(present, list(layout))
+            specs = make_block_specs(
+                X,
+                present,
+                layout,
+                feature_names=feature_names,
+                branches=self.branches,
+                block_shapes=self.block_shapes,
+                sample_weight=weight,
+            )
         self._check_params(specs)
         target, n_outputs, output_mask, criterion, fitted = self._prepare_target(
             y, weight
@@ -199,10 +202,11 @@ class _BaseFusion(BaseNetworkEstimator):
 
     def _inputs(self, X):
         check_is_fitted(self)
-        X, present, missing = self._validate_encoded(X, self.modalities_)
-        if missing:
-            _check_some_present(present, list(self.modalities_))
-        check_token_blocks(X, present, self._blocks)
+        with user_rows(None, row_index(X)):  # errors name the DataFrame's row label
+            X, present, missing = self._validate_encoded(X, self.modalities_)
+            if missing:
+                _check_some_present(present, list(self.modalities_))
+            check_token_blocks(X, present, self._blocks)
         return SliceDict(**network_inputs(X, present, self._blocks, row_major=False))
 
     def _raw_output(self, X):
