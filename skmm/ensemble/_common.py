@@ -993,13 +993,8 @@ def sum_member_outputs(func, members, n_jobs=None, verbose=0):
     ----------
     func : callable
         ``func(member) -> ndarray`` (all of the same shape), or None to skip.
-    members : sequence
-        The items to map ``func`` over (members, or tuples describing them).
-    n_jobs : int, default=None
-        Parallel jobs (joblib semantics; None means 1 outside a
-        ``joblib.parallel_config`` context).
-    verbose : int, default=0
-        joblib verbosity.
+    members, n_jobs, verbose
+        As in :func:`iter_member_outputs`.
 
     Returns
     -------
