@@ -21,6 +21,7 @@ from skmm.utils._contract import (
     get_column,
     missing_mask,
     table_columns,
+    user_rows,
 )
 from skmm.utils._fitting import atomic_fit
 from skmm.utils._sklearn_compat import _BaseComposition
@@ -643,17 +644,13 @@ def _samples_of(name, col, present, labels, enc, cells, fit):
     ``_MAX_PROBES`` cells); any other error gets a note naming the column.
     """
     try:
-        yield
+        with user_rows(present, labels):
+            yield
     except InvalidSampleError as exc:
-        index = exc.index
-        if index is not None and 0 <= index < len(present):
-            index = int(present[index])
+        if exc.column is not None:
+            raise
         raise InvalidSampleError(
-            exc.reason,
-            index=index,
-            source=exc.source,
-            column=exc.column or name,
-            row=exc.row if exc.row is not None else _row(labels, index),
+            exc.reason, index=exc.index, source=exc.source, column=name, row=exc.row
         ) from exc
     except (ValueError, TypeError) as exc:
         where = f"modality {name!r} (column {col!r})"
