@@ -7,7 +7,7 @@ working memory above it (decoded images or waveforms of one batch) should
 depend only on the batch size. The raw baseline decodes every file into a list
 first and encodes the list (what a naive loop does).
 
-Run: ``python benchmarks/bench_memory.py [--n-files N]``
+Run: ``python benchmarks/bench_memory.py [--n-files N] [--side S] [--clip-seconds T]``
 """
 
 import argparse
@@ -31,8 +31,61 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-files", type=int, default=2000)
     parser.add_argument("--side", type=int, default=128)
+    parser.add_argument("--clip-seconds", type=float, default=2.0)
     args = parser.parse_args()
+    images(args)
+    clips(args)
 
+
+def _report(n, batch_size, mb, Xt):
+    above = mb - Xt.nbytes / 2**20
+    print(
+        f"  {n:>6} files, batch_size={batch_size:<4} peak {mb:7.1f} MB "
+        f"({above:6.1f} MB above the output)"
+    )
+
+
+def clips(args):
+    import soundfile as sf
+
+    from skmm.encoders import MFCCEncoder
+
+    sr = 16000
+    rng = np.random.default_rng(0)
+    n_samples = int(args.clip_seconds * sr)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in range(args.n_files):
+            path = f"{folder}/clip_{i}.wav"
+            t = np.arange(n_samples) / sr
+            wave = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 1000) * t)
+            sf.write(path, wave + 0.01 * rng.standard_normal(n_samples), sr)
+            paths.append(path)
+        wave_mb = args.n_files * n_samples * 4 / 2**20
+        print(
+            f"\n{args.n_files} WAV clips of {args.clip_seconds:g} s at {sr} Hz "
+            f"({wave_mb:.0f} MB of float32 waveforms) -> MFCCEncoder"
+        )
+        # warm-up: librosa's filter banks and numba compilation, once per process
+        MFCCEncoder(sr=sr).fit_transform(paths[:2])
+        for n in (args.n_files // 4, args.n_files):
+            for batch_size in (32, 256):
+                enc = MFCCEncoder(sr=sr, batch_size=batch_size).fit(paths[:2])
+                mb, Xt = peak_mb(lambda enc=enc, n=n: enc.transform(paths[:n]))
+                _report(n, batch_size, mb, Xt)
+
+        def naive(n=args.n_files):
+            import librosa
+
+            waves = [sf.read(p, dtype="float32")[0] for p in paths[:n]]
+            mfcc = [librosa.feature.mfcc(y=w, sr=sr, n_mfcc=20) for w in waves]
+            return np.stack([m.mean(axis=1) for m in mfcc])
+
+        mb, _ = peak_mb(naive)
+        print(f"  naive read-all-then-encode loop: peak {mb:7.1f} MB")
+
+
+def images(args):
     from skmm.encoders import PixelEncoder
 
     rng = np.random.default_rng(0)
@@ -53,11 +106,7 @@ def main():
             for batch_size in (32, 256):
                 enc = PixelEncoder(size=size, batch_size=batch_size).fit(paths[:2])
                 mb, Xt = peak_mb(lambda enc=enc, n=n: enc.transform(paths[:n]))
-                above = mb - Xt.nbytes / 2**20
-                print(
-                    f"  {n:>6} files, batch_size={batch_size:<4} peak {mb:7.1f} MB "
-                    f"({above:6.1f} MB above the output)"
-                )
+                _report(n, batch_size, mb, Xt)
 
         def naive(n=args.n_files):
             images = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:n]]
