@@ -37,12 +37,17 @@ def main():
     clips(args)
 
 
-def _report(n, batch_size, mb, Xt):
-    above = mb - Xt.nbytes / 2**20
-    print(
-        f"  {n:>6} files, batch_size={batch_size:<4} peak {mb:7.1f} MB "
-        f"({above:6.1f} MB above the output)"
-    )
+def _sweep(make_encoder, paths):
+    """Peak memory of ``make_encoder(batch_size)`` over a quarter and all files."""
+    for n in (len(paths) // 4, len(paths)):
+        for batch_size in (32, 256):
+            enc = make_encoder(batch_size).fit(paths[:2])
+            mb, Xt = peak_mb(lambda enc=enc, n=n: enc.transform(paths[:n]))
+            above = mb - Xt.nbytes / 2**20
+            print(
+                f"  {n:>6} files, batch_size={batch_size:<4} peak {mb:7.1f} MB "
+                f"({above:6.1f} MB above the output)"
+            )
 
 
 def clips(args):
@@ -68,11 +73,7 @@ def clips(args):
         )
         # warm-up: librosa's filter banks and numba compilation, once per process
         MFCCEncoder(sr=sr).fit_transform(paths[:2])
-        for n in (args.n_files // 4, args.n_files):
-            for batch_size in (32, 256):
-                enc = MFCCEncoder(sr=sr, batch_size=batch_size).fit(paths[:2])
-                mb, Xt = peak_mb(lambda enc=enc, n=n: enc.transform(paths[:n]))
-                _report(n, batch_size, mb, Xt)
+        _sweep(lambda batch_size: MFCCEncoder(sr=sr, batch_size=batch_size), paths)
 
         def naive(n=args.n_files):
             import librosa
@@ -102,11 +103,7 @@ def images(args):
             f"{args.n_files} PNG files of {args.side}x{args.side} RGB -> "
             f"PixelEncoder(size={size}); output matrix {out_mb:.1f} MB"
         )
-        for n in (args.n_files // 4, args.n_files):
-            for batch_size in (32, 256):
-                enc = PixelEncoder(size=size, batch_size=batch_size).fit(paths[:2])
-                mb, Xt = peak_mb(lambda enc=enc, n=n: enc.transform(paths[:n]))
-                _report(n, batch_size, mb, Xt)
+        _sweep(lambda batch_size: PixelEncoder(size=size, batch_size=batch_size), paths)
 
         def naive(n=args.n_files):
             images = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:n]]
