@@ -16,7 +16,7 @@ predicts identically, and writes a PNG figure of the comparison.
 Default: 300 samples, 3-fold CV, 8 pipelines (3 unimodal linear models,
 concatenated features, early and attention fusion networks, a stacking
 ensemble and the recommended ensemble: selection over a diverse library), the
-folds in parallel, then a robustness and an alignment panel: 80 s on 2 CPU
+folds in parallel, then a robustness and an alignment panel: 90 s on 2 CPU
 cores (measured). Each ensemble's gain over its best member is printed.
 --full: 900 samples, 3-fold CV, 18 pipelines (every fusion type,
 image/text/audio networks, bagging, selection over the "diverse" library,

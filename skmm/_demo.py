@@ -2,7 +2,7 @@
 
 Two sizes: the default run (300 samples, 3-fold CV, 8 pipelines: unimodal,
 fused, a stacking ensemble and the recommended ensemble selection over a
-library; about 80 s on 2 CPU cores) and ``full=True`` (900 samples, every
+library; about 90 s on 2 CPU cores) and ``full=True`` (900 samples, every
 fusion type and four ensembles). Extra result panels
 (alignment, robustness, ...) plug in through :data:`PANELS`.
 """
